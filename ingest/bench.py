@@ -1,10 +1,11 @@
 """Ingestion benchmark: our pipeline vs LlamaIndex, re-ingest cost, and peak memory 1x vs a larger corpus.
 
-    python -m ingest.bench --corpus data/samples [--scale 10] [--memory-model tiny]
+    python -m ingest.bench --corpus data/samples [--max-mb 0.5] [--scale 10] [--memory-model tiny]
 
 1. First ingest of ``--corpus``: documents/s, chunks/s, MB/s for ``ingest.pipeline.add`` and, in the
    same process with the same loaded embedder and chunk size, LlamaIndex's ``IngestionPipeline``
-   (SentenceSplitter + the embedder) followed by ``VectorStoreIndex`` and ``persist``.
+   (SentenceSplitter + the embedder) followed by ``VectorStoreIndex`` and ``persist``. ``--max-mb``
+   limits this part to a subset of the files (in path order, skipping files that would overflow).
 2. Re-ingest of the unchanged corpus, as a fraction of the first ingest's time.
 3. Peak RSS of a fresh ``add`` process on the corpus and on a ``--scale`` times larger generated one.
    ``--memory-model tiny`` runs both with a one-layer random-weights embedder built on MiniLM's
@@ -27,6 +28,19 @@ from pathlib import Path
 from .chunking import ChunkConfig
 
 LLAMA_OVERLAP = 32  # tokens: the most our chunker repeats (whole sentences, at most 2)
+
+
+def subset(corpus: Path, max_mb: float, out: Path) -> Path:
+    """Copy files of ``corpus`` (path order) into ``out`` while they fit in ``max_mb``."""
+    budget = max_mb * 1e6
+    for path in sorted(corpus.rglob("*.md")):
+        size = path.stat().st_size
+        if size <= budget:
+            target = out / path.relative_to(corpus)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+            budget -= size
+    return out
 
 
 def corpus_size(folder: Path) -> tuple[int, int]:
@@ -94,7 +108,8 @@ def run_llamaindex(corpus: Path, persist_dir: Path, embedder, chunking: ChunkCon
 
 def build_tiny_embedder(out: Path) -> Path:
     """A one-layer, 32-wide random BERT with MiniLM's tokenizer, saved as a sentence-transformers model."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import BertConfig, BertModel
 
     from .embed import default_model_path
@@ -105,8 +120,8 @@ def build_tiny_embedder(out: Path) -> Path:
     BertModel(config).save_pretrained(bert_dir)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         shutil.copy(default_model_path() / name, bert_dir / name)
-    word = models.Transformer(str(bert_dir), max_seq_length=256)
-    model = SentenceTransformer(modules=[word, models.Pooling(32), models.Normalize()], device="cpu")
+    word = Transformer(str(bert_dir), max_seq_length=256)
+    model = SentenceTransformer(modules=[word, Pooling(32), Normalize()], device="cpu")
     model.save(str(out / "st"))
     return out / "st"
 
@@ -152,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ingest.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=Path("data/samples"))
+    p.add_argument("--max-mb", type=float, default=None, help="speed test on a subset of this many MB")
     p.add_argument("--scale", type=int, default=10, help="size of the memory-test corpus vs the sample one")
     p.add_argument("--memory-model", choices=("tiny", "minilm"), default="tiny")
     p.add_argument("--skip-speed", action="store_true")
@@ -168,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.skip_speed:
-            _speed(args.corpus, n_bytes, work)
+            corpus = args.corpus
+            if args.max_mb:
+                corpus = subset(args.corpus, args.max_mb, work / "subset")
+                n_files, n_bytes = corpus_size(corpus)
+                print(f"speed test on a subset: {n_files} files, {n_bytes / 1e6:.2f} MB")
+            _speed(corpus, n_bytes, work)
         if not args.skip_memory:
             _memory(args.corpus, args.scale, args.memory_model, work)
     return 0

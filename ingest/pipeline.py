@@ -119,9 +119,9 @@ def add(
 
     ``embed_model`` / ``tokenizer`` / ``index_kind`` / ``chunking`` default to the collection's own
     settings (or the project defaults for a new one; ``tokenizer="approx:chars/4"`` asks for the
-    approximation explicitly). A different embedding model for an existing
-    collection raises EmbeddingMismatch; a different tokenizer recounts every document; a different
-    index kind rebuilds the index. ``embedder`` passes an already loaded Embedder (tests, benchmarks).
+    approximation explicitly). A different embedding model for an existing collection raises
+    EmbeddingMismatch; a different tokenizer recounts every document; a different index kind rebuilds
+    the index. ``embedder`` passes an already loaded Embedder (tests, benchmarks).
     """
     from .readers import ReadOptions
 
@@ -137,6 +137,9 @@ def add(
         try:
             _ingest(store, lazy, counter, paths, read_options, prune, batch_chunks, on_progress, report)
             status = "done"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
         finally:
             report.seconds = time.perf_counter() - started
             store.finish_run(report.run_id, status, report.as_dict())
@@ -168,8 +171,11 @@ def _open_for_write(data_dir, name, embed_model, embedder, tokenizer, index_kind
         return store, _LazyEmbedder(None, embedder, None), counter
     try:
         info = store.info
-        wanted = embedder.name if embedder is not None else resolve_model(embed_model)[0] if embed_model \
-            else info.embed_model
+        wanted = info.embed_model
+        if embedder is not None:
+            wanted = embedder.name
+        elif embed_model:
+            wanted = resolve_model(embed_model)[0]
         if wanted != info.embed_model:
             raise EmbeddingMismatch(
                 f"collection {name!r} was embedded with {info.embed_model} (dimension {info.dim}), not "

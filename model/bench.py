@@ -114,6 +114,7 @@ def _run_ours(spec: dict) -> dict:
     ids = _prompt(engine.config.vocab_size, n)
     engine.prefill(ids[:, :64], engine.new_cache(64), spec["chunk"])  # warm-up: kernels, allocator
     _reset_peak(dev)
+    before = _peak_bytes(dev)
     cache = engine.new_cache(n + n_decode)
     first, ttft = _best_of(rep, dev, lambda: engine.prefill(ids, cache, spec["chunk"]).argmax(-1))
 
@@ -125,6 +126,7 @@ def _run_ours(spec: dict) -> dict:
     _, decode_s = _best_of(rep, dev, decode)
     return {
         **_timings(n, n_decode, ttft, decode_s),
+        "before_bytes": before,
         "kernels": _kernel_name(engine, dev),
         "config": engine.config,
     }
@@ -167,6 +169,7 @@ def _run_hf(spec: dict) -> dict:
     ids = _prompt(config.vocab_size, n).to(dev)
     model(ids[:, :64], use_cache=True, logits_to_keep=1)  # warm-up
     _reset_peak(dev)
+    before = _peak_bytes(dev)
     # last-position logits only, as ours computes them
     out, ttft = _best_of(rep, dev, lambda: model(ids, use_cache=True, logits_to_keep=1))
 
@@ -178,7 +181,7 @@ def _run_hf(spec: dict) -> dict:
             cache = step.cache
 
     _, decode_s = _best_of(rep, dev, decode)
-    return {**_timings(n, n_decode, ttft, decode_s), "config": config}
+    return {**_timings(n, n_decode, ttft, decode_s), "before_bytes": before, "config": config}
 
 
 def _reset_peak(device: str) -> None:
@@ -203,6 +206,7 @@ def worker(spec: dict) -> dict:
     result = run(spec)
     config = result.pop("config")
     result["peak_bytes"] = _peak_bytes(spec["device"])
+    result["request_bytes"] = result["peak_bytes"] - result.pop("before_bytes")  # cache + activations
     result["tflops"] = prefill_flops(config, spec["length"]) / result["ttft_s"] / 1e12
     return result
 
@@ -234,7 +238,7 @@ def _row(n: int, ours: dict, hf: dict | None, cuda: bool) -> str:
         return [
             _fmt(r["prefill_tok_s"]),
             _fmt(r["ttft_s"], ".2f"),
-            _fmt(r["peak_bytes"] / MiB),
+            f"{_fmt(r['peak_bytes'] / MiB)} (+{_fmt(r['request_bytes'] / MiB)})",
             _fmt(r["decode_tok_s"], ",.1f"),
         ]
 
@@ -249,10 +253,10 @@ def _row(n: int, ours: dict, hf: dict | None, cuda: bool) -> str:
 
 
 def header(cuda: bool) -> str:
-    ours = ["ours prefill tok/s", "TTFT s", "peak MiB", "decode tok/s"] + (
+    ours = ["ours prefill tok/s", "TTFT s", "peak MiB (+request)", "decode tok/s"] + (
         ["TFLOP/s (of matmul peak)"] if cuda else []
     )
-    hf = ["HF prefill tok/s", "TTFT s", "peak MiB", "decode tok/s"]
+    hf = ["HF prefill tok/s", "TTFT s", "peak MiB (+request)", "decode tok/s"]
     return " | ".join(["tokens", *ours, *hf, "speedup"])
 
 

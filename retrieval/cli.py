@@ -30,6 +30,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", default=os.environ.get("DOCQA_TOKENIZER"),
                    help="tokenizer for token counts (env DOCQA_TOKENIZER; default data/tiny-jamba "
                    "if present)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch and FAISS threads for the query path (default 1: one short question gains "
+                   "nothing from more, and on a busy machine extra threads mostly wait)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,18 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--queries", type=int, default=200, help="timed queries per configuration")
     b.add_argument("--budget", type=int, default=32_768, help="packing budget per query (default 32,768)")
     b.add_argument("--no-sqlite", action="store_true", help="skip the real SQLite store row at 100K")
-    b.add_argument("--threads", type=int, default=1,
-                   help="torch and FAISS threads for the query path (default 1: one short query gains "
-                   "nothing from more, and on a busy machine extra threads mostly wait)")
     b.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     return p
 
 
 def _counter(tokenizer: str | None):
+    """The token counter: the flag or DOCQA_TOKENIZER, else data/tiny-jamba, else the approximation."""
     from ingest.tokens import TokenCounter, default_tokenizer
 
-    counter = TokenCounter(default_tokenizer(tokenizer, None))
-    return counter
+    return TokenCounter(default_tokenizer(tokenizer, None))
 
 
 def _filters(args):
@@ -116,13 +116,12 @@ def cmd_search(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from ingest.embed import Embedder
     from ingest.store import CollectionStore
     from retrieval.evaluate import evaluate, format_by_type, format_table, load_questions
 
     questions = load_questions(args.questions)[: args.limit]
     store = CollectionStore.open(args.data_dir, args.collection)
-    from ingest.embed import Embedder
-
     embedder = Embedder(args.embed_model or store.info.embed_model)
     counter = _counter(args.tokenizer)
     report = evaluate(store, embedder, questions, count_tokens=counter.count)
@@ -140,14 +139,9 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    import faiss
-    import torch
-
     from ingest.embed import Embedder
     from retrieval.bench import format_rows, run
 
-    torch.set_num_threads(args.threads)
-    faiss.omp_set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     embedder = Embedder(args.embed_model)
     counter = _counter(args.tokenizer)
@@ -164,11 +158,20 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def _set_threads(n: int) -> None:
+    import faiss
+    import torch
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handler = {"search": cmd_search, "eval": cmd_eval, "bench": cmd_bench}[args.command]
+    _set_threads(args.threads)
     try:
         return handler(args)
     except (IngestError, ValueError, OSError) as err:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -45,17 +46,37 @@ class Reduction:
                 f"(~{self.omitted_tokens:,} tokens) omitted")
 
 
-def score_units(text: str, units: Sequence[Unit], question: str, hits: Sequence[ChunkHit] = ()) -> np.ndarray:
+@dataclass(frozen=True)
+class Analysis:
+    """What reduction needs to know about a document, whatever the question: units, costs, BM25."""
+
+    units: tuple[Unit, ...]
+    costs: tuple[int, ...]
+    starts: np.ndarray
+    ends: np.ndarray
+    bm25: BM25Index
+
+
+@lru_cache(maxsize=8)
+def analyze(text: str, count_tokens: Callable[[str], int]) -> Analysis:
+    """Split and count a document once: the same long record is often reduced for question after
+    question (and for several budgets), and counting its units is most of the cost."""
+    units = tuple(split_units(text))
+    costs = tuple(count_tokens(text[u.start:u.end]) for u in units)
+    starts = np.fromiter((u.start for u in units), dtype=np.int64, count=len(units))
+    ends = np.fromiter((u.end for u in units), dtype=np.int64, count=len(units))
+    return Analysis(units, costs, starts, ends, BM25Index.build(text[u.start:u.end] for u in units))
+
+
+def score_units(analysis: Analysis, question: str, hits: Sequence[ChunkHit] = ()) -> np.ndarray:
     """Relevance of each unit to the question, roughly in [0, 2]."""
-    lexical = BM25Index.build(text[u.start:u.end] for u in units).scores(question)
+    lexical = analysis.bm25.scores(question)
     top = float(lexical.max()) if len(lexical) else 0.0
-    scores = lexical / top if top > 0 else np.zeros(len(units), dtype=np.float32)
-    ranked_hits = sorted(hits, key=lambda h: -h.score)
-    for i, unit in enumerate(units):
-        for rank, hit in enumerate(ranked_hits):
-            if hit.start < unit.end and unit.start < hit.end:
-                scores[i] += HIT_BONUS / (1 + rank)  # best hit counts most; several hits add up
-    first = next((i for i, u in enumerate(units) if u.kind != "heading"), None)
+    scores = lexical / top if top > 0 else np.zeros(len(analysis.units), dtype=np.float32)
+    for rank, hit in enumerate(sorted(hits, key=lambda h: -h.score)):
+        overlaps = (analysis.starts < hit.end) & (hit.start < analysis.ends)
+        scores[overlaps] += HIT_BONUS / (1 + rank)  # best hit counts most; several hits add up
+    first = next((i for i, u in enumerate(analysis.units) if u.kind != "heading"), None)
     if first is not None:
         scores[first] += LEAD_BONUS
     return scores
@@ -117,11 +138,11 @@ def reduce_document(text: str, question: str, room: int, count_tokens: Callable[
     ``wrap`` turns reduced text into what the prompt holds (tags included); the result is counted
     exactly through it, and units are dropped lowest-score first until it fits.
     """
-    units = split_units(text)
+    analysis = analyze(text, count_tokens)
+    units, costs = analysis.units, analysis.costs
     if not units:
         return None
-    costs = [count_tokens(text[u.start:u.end]) for u in units]
-    scores = score_units(text, units, question, hits)
+    scores = score_units(analysis, question, hits)
     mark_cost = count_tokens(elision_mark(units, sum(costs))) + 2
     keep = _choose(scores, units, costs, room - count_tokens(wrap("")), mark_cost)
     while any(units[i].kind != "heading" for i in keep):
@@ -133,5 +154,6 @@ def reduce_document(text: str, question: str, room: int, count_tokens: Callable[
                              sum(costs) - kept_tokens)
         worst = min((i for i in keep if units[i].kind != "heading"), key=lambda i: (scores[i], -i))
         keep.discard(worst)
-        keep = {i for i in keep if units[i].kind != "heading" or any(units[j].heading == i for j in keep)}
+        needed = {units[j].heading for j in keep}
+        keep = {i for i in keep if units[i].kind != "heading" or i in needed}
     return None

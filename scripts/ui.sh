@@ -11,4 +11,5 @@ exec .venv/bin/python -m streamlit run app/ui/main.py \
     --server.headless true \
     --server.maxUploadSize "${DOCQA_UI_MAX_UPLOAD_MB:-50}" \
     --browser.gatherUsageStats false \
+    --client.toolbarMode minimal \
     "$@"

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace, settings: Settings, command: list[str], err=No
         options = _options(args, settings)
         check_collection(settings.data_dir, args.collection)
         backend = backend or build_backend(settings)
-        if args.mode == "retrieval" and embedder is None:
+        if embedder is None:  # retrieval needs it; per-document evidence is better with it
             from ingest.embed import Embedder
 
             embedder = Embedder(settings.embed_model)

@@ -20,6 +20,7 @@ class RunContext:
     model_info: dict
     engine: object | None = None  # the in-process engine, when per-document prefix reuse applies
     prefill_chunk: int = 2048
+    embedder: object | None = None  # per-document evidence also scored semantically when given
 
     @property
     def pack_budget(self) -> int:

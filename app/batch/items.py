@@ -78,11 +78,12 @@ def error_record(item: Item, run_hash: str, mode: str, kind: str, message: str) 
             "finished_at": _now()}
 
 
-def answer_record(item: Item, run_hash: str, mode: str, answer: Answer, **extra) -> dict:
-    """The record of an answered item; ``extra`` adds mode-specific facts (prefix reuse, tokens)."""
+def answer_record(item: Item, run_hash: str, mode: str, answer: Answer, kind: str | None = None,
+                  **extra) -> dict:
+    """The record of an answered item (``kind`` names a failure); ``extra`` adds mode-specific facts."""
     d = answer.to_dict()
     parsed, format_error = item.question.format.parse(answer.text) if answer.ok else (None, None)
-    error = {"kind": "model_failed", "message": answer.error} if answer.error else None
+    error = {"kind": kind or "model_failed", "message": answer.error} if answer.error else None
     return {
         **_base(item, run_hash, mode), "status": answer.status, "error": error, "answer": answer.text,
         "parsed": parsed, "format_error": format_error, "random_weights": answer.random_weights,

@@ -94,52 +94,45 @@ def _prepare(ctx: RunContext, document: Document, items: list[Item]) -> dict[str
     return out
 
 
-def _evidence(document: Document, question: str, packed: PackedContext) -> dict:
+def _evidence(ctx: RunContext, document: Document, question: str, packed: PackedContext) -> dict:
     d = packed.documents[0]
-    spans = evidence(document, question, k=EVIDENCE_PER_DOC + 2, within=d.kept or None)
+    spans = evidence(document, question, k=EVIDENCE_PER_DOC + 2, embedder=ctx.embedder, within=d.kept or None)
     # A heading ("# Ana Diaz (P0001)") matches names in the question but supports no claim.
     return {d.doc_id: tuple(s for s in spans if not s.text.lstrip().startswith("#"))[:EVIDENCE_PER_DOC]}
 
 
 def _stream(ctx: RunContext, item: Item, prep: Prepared, reuse: PrefixReuse | None):
-    """Generate; return (text, error, ttft_ms, generation_ms, output tokens or None)."""
+    """Generate; return (text, the failure or None, time to first token, generation ms)."""
     parts: list[str] = []
-    error, ttft_ms, n_out = None, None, None
+    error, ttft_ms = None, None
     t0 = time.perf_counter()
     if reuse is not None:
         stream = reuse.stream_text(item.question.id, ctx.params, ctx.backend.stopped)
     else:
         stream = ctx.backend.stream_chat(list(prep.packed.messages), ctx.params)
     try:
-        while True:
-            try:
-                delta = next(stream)
-            except StopIteration as done:
-                if reuse is not None:
-                    n_out = done.value[1]
-                break
+        for delta in stream:
             if ttft_ms is None:
                 ttft_ms = (time.perf_counter() - t0) * 1000
             parts.append(delta)
     except Cancelled:
         raise
-    except BackendError as e:
-        error = str(e)
+    except BackendError as e:  # the text so far is kept, like the QA service does
+        error = e
         log.warning("document %s question %s: generation failed: %s", item.doc_id, item.question.id,
                     type(e).__name__)
     if ctx.backend.stopped():
         raise Cancelled("the batch run was stopped before this answer finished")
-    return "".join(parts), error, ttft_ms, (time.perf_counter() - t0) * 1000, n_out
+    return "".join(parts), error, ttft_ms, (time.perf_counter() - t0) * 1000
 
 
 def answer_item(ctx: RunContext, item: Item, document: Document, prep: Prepared,
                 reuse: PrefixReuse | None) -> dict:
     t0 = time.perf_counter()
-    text, error, ttft_ms, gen_ms, n_out = _stream(ctx, item, prep, reuse)
-    if n_out is None:
-        n_out = ctx.backend.count_tokens(text) if text else 0
+    text, error, ttft_ms, gen_ms = _stream(ctx, item, prep, reuse)
+    n_out = ctx.backend.count_tokens(text) if text else 0  # as the QA service counts, whatever the path
     packed = prep.packed
-    spans = _evidence(document, item.question.text, packed)
+    spans = _evidence(ctx, document, item.question.text, packed)
     best = top_evidence(spans)
     timings = Timings(pack_ms=prep.pack_ms, ttft_ms=ttft_ms, generation_ms=gen_ms,
                       total_ms=prep.pack_ms + (time.perf_counter() - t0) * 1000,
@@ -147,8 +140,9 @@ def answer_item(ctx: RunContext, item: Item, document: Document, prep: Prepared,
     answer = Answer(text=text, citations=build_citations(text, packed, spans, best), packed=packed,
                     timings=timings, model=ctx.model_info, random_weights=ctx.backend.random_weights,
                     evidence=best, evidence_answer=evidence_answer(best, packed),
-                    status="failed" if error else "ok", error=error)
-    return answer_record(item, ctx.run_hash, ctx.mode, answer, reduced=packed.documents[0].reduced,
+                    status="failed" if error else "ok", error=str(error) if error else None)
+    return answer_record(item, ctx.run_hash, ctx.mode, answer, kind=error_kind(error) if error else None,
+                         reduced=packed.documents[0].reduced,
                          shared_prefix_tokens=reuse.shared if reuse is not None else 0)
 
 

@@ -80,13 +80,14 @@ def _format(entry: dict, line_of, problems: list[Problem]) -> OutputFormat | Non
     if kind == "json":
         why = "format json needs a schema" if schema is None else check_schema(schema)
         if why:
-            problems.append((line_of("schema"), why))
+            problems.append((line_of("schema" if schema is not None else "format"), why))
             return None
         return OutputFormat("json", schema=schema)
     if kind == "choices":
         parsed = _choices(choices)
         if not parsed or len(parsed) < 2:
-            problems.append((line_of("choices"), "format choices needs at least two choices"))
+            where = line_of("choices" if choices is not None else "format")
+            problems.append((where, "format choices needs at least two choices"))
             return None
         return OutputFormat("choices", choices=parsed)
     for key in ("schema", "choices"):
@@ -125,6 +126,8 @@ def _yaml_entries(text: str) -> tuple[list[tuple[dict, int, dict]], list[Problem
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
+        if root is None:  # an empty file: parse_questions says "no questions"
+            return [], []
         if isinstance(root, yaml.MappingNode):
             found = [v for k, v in root.value if getattr(k, "value", None) == "questions"]
             root = found[0] if found else None

@@ -135,7 +135,8 @@ def _row_html(row: dict) -> str:
 
 
 def _totals(rows: list[dict]) -> dict:
-    recs = [r["record"] for r in rows]
+    """Counts over the rows; tokens and time of this run's records only (not stale ones)."""
+    recs = [r["record"] for r in rows if r["status"] in ("ok", "failed")]
     return {"items": len(rows), "ok": sum(r["status"] == "ok" for r in rows),
             "failed": sum(r["status"] == "failed" for r in rows),
             "open": sum(r["status"] in ("pending", "stale") for r in rows),

@@ -75,15 +75,20 @@ class PrefixReuse:
             t.copy_(ssm[i])
         return self._cache
 
+    def prefill(self, qid: str):
+        """Logits (1, V) after question ``qid``'s whole prompt, and the cache holding it."""
+        ids = self.prompts[qid]
+        cache = self._prepare()
+        # | shared: restored from the snapshot | this question: ids[shared:] | answer: n .. n+max |
+        logits = self.engine.prefill(ids[self.shared:], cache, self.prefill_chunk, start=self.shared)
+        return logits, cache
+
     def tokens(self, qid: str, params: SamplingParams,
                should_stop: Callable[[], bool] | None = None) -> Iterator[int]:
         """New token ids for question ``qid``; returns why it ended: "stop", "length" or "cancelled"."""
-        ids, engine = self.prompts[qid], self.engine
+        engine, n = self.engine, len(self.prompts[qid])
         try:
-            cache = self._prepare()
-            # | shared: restored from the snapshot | this question: ids[shared:] | answer: n .. n+max |
-            n = len(ids)
-            logits = engine.prefill(ids[self.shared:], cache, self.prefill_chunk, start=self.shared)
+            logits, cache = self.prefill(qid)
             sampler, eos = Sampler(params, engine.device), set(engine.config.eos_token_ids)
             for i in range(params.max_tokens):
                 if should_stop is not None and should_stop():
@@ -103,23 +108,22 @@ class PrefixReuse:
 
     def stream_text(self, qid: str, params: SamplingParams,
                     should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
-        """Text deltas like ``Engine.stream_text``; returns (finish reason, generated token count)."""
+        """Text deltas like ``Engine.stream_text``; returns the finish reason."""
         decoder, stops = IncrementalDecoder(self.engine.tokenizer), StopStrings(params.stop)
-        tokens, n = self.tokens(qid, params, should_stop), 0
+        tokens = self.tokens(qid, params, should_stop)
         while True:
             try:
                 token = next(tokens)
             except StopIteration as done:
                 reason = done.value
                 break
-            n += 1
             text = stops.push(decoder.push(token))
             if text:
                 yield text
             if stops.stopped:
                 tokens.close()
-                return "stop", n
+                return "stop"
         tail = stops.push(decoder.flush()) + stops.flush()
         if tail:
             yield tail
-        return ("stop" if stops.stopped else reason), n
+        return "stop" if stops.stopped else reason

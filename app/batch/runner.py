@@ -33,7 +33,7 @@ from app.batch.questions import Question
 from app.batch.results import RESULTS_NAME, ResultsFile, record_key, write_json_atomic
 from app.batch.selection import SelectionError, select_documents
 from app.service import DEFAULT_MAX_TOKENS, RANDOM_WEIGHTS_MAX_TOKENS, QAService
-from ingest.errors import CollectionNotFound, StoreError
+from ingest.errors import CollectionNotFound, DocumentNotFound, StoreError
 from ingest.store import CollectionStore
 from model.backend import BackendError, ChatBackend, EngineBackend
 from model.sampling import SamplingParams
@@ -193,14 +193,25 @@ def _execute(ctx: RunContext, jobs: Iterator[Job], workers: int, write: _Writer,
 def _per_document_jobs(ctx: RunContext, store: CollectionStore, pending: list[Item],
                        reuse: bool) -> Iterator[Job]:
     for doc_id, group in itertools.groupby(pending, key=lambda it: it.doc_id):
-        yield from document_jobs(ctx, store.get_document(doc_id), list(group), reuse)
+        items = list(group)
+        try:
+            document = store.get_document(doc_id)
+        except DocumentNotFound as e:  # removed from the collection since the run was planned
+            for it in items:
+                record = error_record(it, ctx.run_hash, ctx.mode, "not_found", str(e))
+                yield Job(it, lambda record=record: record)
+            continue
+        yield from document_jobs(ctx, document, items, reuse)
 
 
 def run_batch(data_dir: Path | str, backend: ChatBackend, questions: Sequence[Question],
               options: BatchOptions, out_dir: Path | str, *, embedder=None,
               stop: threading.Event | None = None, progress: bool = True, command: list[str] | None = None
               ) -> RunSummary:
-    """Run (or resume) a batch; see the module docstring. Raises ``BatchError`` before any item runs."""
+    """Run (or resume) a batch; see the module docstring. Raises ``BatchError`` before any item runs.
+
+    ``embedder`` searches the collection in retrieval mode (required there); in per-document mode it
+    is optional and finds evidence passages by meaning, not only by shared words."""
     out_dir, stop = Path(out_dir), stop or threading.Event()
     guarded = GuardedBackend(backend, stop)
     in_process = isinstance(backend, EngineBackend)
@@ -228,7 +239,7 @@ def run_batch(data_dir: Path | str, backend: ChatBackend, questions: Sequence[Qu
         items, documents = _plan(store, questions, options, run_hash)
         ctx = RunContext(guarded, params, options.budget, run_hash, options.mode, model_info,
                          engine=backend.engine if in_process and options.reuse_prefix else None,
-                         prefill_chunk=getattr(backend, "prefill_chunk", 2048))
+                         prefill_chunk=getattr(backend, "prefill_chunk", 2048), embedder=embedder)
         out_dir.mkdir(parents=True, exist_ok=True)
         with ResultsFile(out_dir / RESULTS_NAME) as results:
             done = {(record_key(r), r.get("item")) for r in results.records if r.get("status") == "ok"}

@@ -22,7 +22,7 @@ VIEWER_KEY = "docqa_viewer"  # session key of the open document: {"owner", "doc_
 
 
 def random_weights_banner() -> None:
-    st.warning(f"**Test model with random weights.** {RANDOM_WEIGHTS_LABEL}", icon="⚠️")
+    st.warning(f"**Test model with random weights.** {RANDOM_WEIGHTS_LABEL}", icon=":material/warning:")
 
 
 def budget_gauge(packed: PackedContext) -> None:
@@ -105,7 +105,7 @@ def citation_buttons(owner: str, citations) -> None:
         first = spans[0] if spans else None
         cols[i % len(cols)].button(md_escape(label), key=f"cite-{owner}-{i}", help=help_text,
                                    on_click=open_document, args=(owner, c.doc_id, spans, first),
-                                   icon="📄" if c.valid else "⚠️")
+                                   icon=":material/description:" if c.valid else ":material/warning:")
 
 
 def evidence_list(owner: str, spans: Sequence[EvidenceSpan], titles: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ did not load, the server went away, a bad filter) keeps the question on the page
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import streamlit as st
 
@@ -31,6 +32,7 @@ from retrieval.filters import Filters
 HISTORY_KEY = "docqa_history"  # list of turns (dicts), all collections, oldest first
 RETRY_KEY = "docqa_retry"
 COLLECTION_KEY = "docqa_collection"
+STATUS_EVERY_S = 0.2  # status line refresh while streaming: often enough to look live, cheap to draw
 SEQ_KEY = "docqa_turn_seq"  # page scripts re-run from the top, so the turn counter lives in the session
 
 
@@ -79,8 +81,10 @@ def _retry(question: str) -> None:
 
 
 def _render_failure(turn: dict) -> None:
-    st.error(turn["error"])
-    st.button("Ask again", key=f"retry-{turn['id']}", on_click=_retry, args=(turn["question"],), icon="🔁")
+    # No answer and no error: the run was cut short (the user clicked elsewhere while it streamed).
+    st.error(turn["error"] or "This answer was interrupted before it finished.")
+    st.button("Ask again", key=f"retry-{turn['id']}", on_click=_retry, args=(turn["question"],),
+              icon=":material/replay:")
 
 
 def _render_viewer(turn: dict, settings) -> None:
@@ -102,7 +106,12 @@ def _render_answer(turn: dict, settings) -> None:
         _render_failure(turn)
         return
     titles = {d.doc_id: d.title for d in answer.packed.documents}
-    generated = answer_markdown(answer.text, citation_groups(answer.citations)) or "_(no text generated)_"
+    if answer.text.strip():
+        generated = answer_markdown(answer.text, citation_groups(answer.citations))
+    elif answer.text:
+        generated = f"_(the model generated only whitespace: {len(answer.text)} characters)_"
+    else:
+        generated = "_(no text generated)_"
     if answer.random_weights:
         st.markdown("**Evidence** (retrieval, not generated)")
         evidence_list(owner, answer.evidence, titles)
@@ -125,8 +134,9 @@ def _render_answer(turn: dict, settings) -> None:
 
 
 def _stream(turn: dict, service, doc_ids, filters, budget, live) -> None:
-    """Run one question through the service, drawing into ``live`` as events arrive."""
-    text = ""
+    """Run one question through the service, drawing into ``live`` as events arrive. The status line
+    counts what has streamed so far, so progress shows even while the text is only whitespace."""
+    text, t_gen, t_shown = "", 0.0, 0.0
     with live.container():
         status = st.status("Retrieving and packing documents…", expanded=False)
         evidence_box, text_box = st.empty(), st.empty()
@@ -136,12 +146,17 @@ def _stream(turn: dict, service, doc_ids, filters, budget, live) -> None:
             p = event.packed
             status.update(label=f"Read {len(p.documents)} document(s), {p.prompt_tokens:,} prompt tokens; "
                           "generating…", state="running")
+            t_gen = time.perf_counter()
             if service.backend.random_weights and event.evidence:
                 evidence_box.html("<b>Evidence</b> (retrieval, not generated)"
                                   + "".join(passage_html(f"[{s.doc_id}] {s.text}") for s in event.evidence))
         elif isinstance(event, TextDelta):
             text += event.text
             text_box.markdown(md_safe(text) + " ▌")
+            now = time.perf_counter()
+            if now - t_shown >= STATUS_EVERY_S:
+                status.update(label=f"Generating… {len(text):,} characters in {now - t_gen:.1f} s")
+                t_shown = now
         elif isinstance(event, AnswerDone):
             turn["answer"] = event.answer
             status.update(label="Done", state="complete" if event.answer.ok else "error")
@@ -180,7 +195,7 @@ def render() -> None:
     names = catalog.collections(settings.data_dir)
     if not names:
         st.info(f"No collections in {settings.data_dir} yet. Add documents on the Documents page.")
-        st.page_link("page_documents.py", label="Go to Documents", icon="📁")
+        st.page_link("page_documents.py", label="Go to Documents", icon=":material/folder_open:")
         return
     collection = _pick_collection(names, cfg.default_collection)
     summaries = catalog.documents(settings.data_dir, collection)

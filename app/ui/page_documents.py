@@ -28,13 +28,9 @@ def _collections_table(data_dir: Path) -> list[str]:
     if not rows:
         st.info(f"No collections in {data_dir} yet: create one below by adding files.")
         return []
-    st.dataframe(
-        [{"collection": r.name, "documents": r.documents, "chunks": r.chunks, "tokens": r.tokens,
-          "size (MB)": round(r.disk_bytes / 1e6, 2), "embedding model": r.embed_model,
-          "tokenizer": r.tokenizer}
-         for r in rows],
-        hide_index=True, width="stretch",
-    )
+    st.table([{"collection": r.name, "documents": r.documents, "chunks": r.chunks, "tokens": f"{r.tokens:,}",
+               "size": f"{r.disk_bytes / 1e6:.2f} MB", "embedding model": r.embed_model,
+               "tokenizer": Path(r.tokenizer).name or r.tokenizer} for r in rows])
     return [r.name for r in rows]
 
 
@@ -104,7 +100,7 @@ def _upload_tab(cfg, collection: str | None) -> None:
     seq = st.session_state.setdefault(UPLOADER_SEQ, 0)
     files = st.file_uploader(
         "Files", accept_multiple_files=True, key=f"uploader-{seq}",
-        type=[e.lstrip(".") for e in cfg.allowed_extensions],
+        type=[e.lstrip(".") for e in cfg.allowed_extensions], max_upload_size=cfg.upload_max_mb,
         help=f"up to {cfg.upload_max_mb} MB per file",
     )
     st.caption(f"Up to {cfg.upload_max_mb} MB per file: text, Markdown, PDF, DOCX, HTML, CSV, "

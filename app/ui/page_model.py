@@ -15,6 +15,7 @@ from app.ui import resources
 from app.ui.components import random_weights_banner
 from app.ui.highlight import md_escape
 from app.ui.state import current_config
+from model.backend import BackendError
 from model.plan import GiB
 
 ROWS = [  # (info key, label) in the order a user reads them
@@ -27,9 +28,11 @@ ROWS = [  # (info key, label) in the order a user reads them
 
 def _facts(info: dict) -> None:
     shown = {k for k, _ in ROWS} | {"planner", "random_weights"}
-    rows = [{"": label, "value": _fmt(info[key])} for key, label in ROWS if info.get(key) not in (None, "")]
-    rows += [{"": key, "value": _fmt(value)} for key, value in info.items() if key not in shown]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    import pandas as pd
+
+    rows = [(label, _fmt(info[key])) for key, label in ROWS if info.get(key) not in (None, "")]
+    rows += [(key, _fmt(value)) for key, value in info.items() if key not in shown]
+    st.table(pd.DataFrame({"value": [v for _, v in rows]}, index=[k for k, _ in rows]))
 
 
 def _fmt(value) -> str:
@@ -55,7 +58,8 @@ def _planner(backend, info: dict) -> None:
     gib = cols[0].number_input("GPU memory (GiB)", min_value=1.0, value=139.0, step=1.0,
                                help="139 GiB: one H200; 79 GiB: one H100 80GB")
     dtype = cols[1].selectbox("Dtype", ["bfloat16", "float16", "float32"])
-    chunk = cols[2].number_input("Prefill chunk (tokens)", min_value=256, value=backend.prefill_chunk, step=256)
+    chunk = cols[2].number_input("Prefill chunk (tokens)", min_value=256, value=backend.prefill_chunk,
+                                 step=256)
     from model.plan import plan
 
     st.code(str(plan(engine.config, dtype, int(gib * GiB), int(chunk))), language=None)
@@ -72,12 +76,12 @@ def render() -> None:
         st.caption("Change the checkpoint or server URL in the sidebar's Settings, or fix the setting in "
                    "the environment (DOCQA_MODEL, DOCQA_SERVER_URL) and reload.")
         return
-    except Exception as e:  # a server that answered the first time and is gone now
-        st.error(f"The model did not answer: {type(e).__name__}: {e}")
+    except BackendError as e:  # a server that answered the first time and is gone now
+        st.error(f"The model did not answer: {e}")
         return
     if backend.random_weights:
         random_weights_banner()
-    where = info.get("url") or settings.server_url if info.get("kind") != "engine" else info.get("device")
+    where = info.get("device") if info.get("kind") == "engine" else (info.get("url") or settings.server_url)
     st.markdown(f"**{md_escape(info.get('name') or backend.name)}** · {md_escape(info.get('kind', ''))} · "
                 f"{md_escape(str(where))} · context window {backend.context_window:,} tokens")
     _facts(info)

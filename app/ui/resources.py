@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple
@@ -68,8 +69,12 @@ def model_turn(wait_message: str = "Waiting for the model: another session is an
     """Hold the process-wide ask lock; show a status while another session holds it."""
     lock = _ask_lock()
     if not lock.acquire(blocking=False):
-        with st.status(wait_message, state="running"):
-            lock.acquire()
+        status = st.status(wait_message, state="running")
+        t0 = time.perf_counter()
+        lock.acquire()
+        waited = time.perf_counter() - t0
+        log.info("waited %.1f s for the model (another session was asking)", waited)
+        status.update(label=f"Waited {waited:.1f} s for the model", state="complete")
     try:
         yield
     finally:

@@ -15,6 +15,7 @@ import streamlit as st
 from app.settings import Settings
 from app.ui_config import ConfigError, UIConfig, load_ui_config
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 BASE_KEY = "docqa_base_config"
 BASE_ERROR_KEY = "docqa_config_error"
 EFFECTIVE_KEY = "docqa_config"
@@ -64,6 +65,10 @@ def sidebar_config() -> UIConfig:
                                  "window less room for the answer")
         if base.source:
             st.caption(f"Config file: {base.source}")
+    address = st.get_option("server.address")
+    if address not in LOOPBACK:
+        st.sidebar.warning(f"This server listens on {address or 'every network interface'}: anyone who can "
+                           "reach it can read the documents. scripts/ui.sh binds 127.0.0.1.")
     settings = replace(s, data_dir=Path(data_dir or s.data_dir), server_url=server, model=model,
                        budget=int(budget) or None)
     cfg = replace(base, settings=settings)

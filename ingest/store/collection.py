@@ -94,6 +94,7 @@ class CollectionStore:
         self._saved_gen = -1
         self._last_save = time.monotonic()
         self._doc_cache: tuple[str, str] | None = None
+        self._counts: tuple[int, int, int] | None = None  # (generation, n_documents, n_chunks)
         if writable:  # we hold the lock, so no other writer is alive: clear what dead ones left
             self.conn.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
             vectors.remove_stale_temps(folder)
@@ -167,8 +168,12 @@ class CollectionStore:
     @property
     def info(self) -> CollectionInfo:
         meta = schema.read_meta(self.conn)
-        (n_docs,) = self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()
-        (n_chunks,) = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+        gen = int(meta["generation"])
+        if self._counts is None or self._counts[0] != gen:  # COUNT(*) scans: once per generation
+            (n_docs,) = self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()
+            (n_chunks,) = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+            self._counts = (gen, n_docs, n_chunks)
+        _, n_docs, n_chunks = self._counts
         return CollectionInfo(
             name=self.name,
             embed_model=meta["embed_model"],
@@ -177,7 +182,7 @@ class CollectionStore:
             n_documents=n_docs,
             n_chunks=n_chunks,
             index_kind=meta["index_kind"],
-            generation=int(meta["generation"]),
+            generation=gen,
             tokens_approximate=meta.get("tokens_approximate") == "1",
             chunking=ChunkConfig(**json.loads(meta["chunking"])),
         )

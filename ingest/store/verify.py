@@ -16,13 +16,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from ..errors import CollectionNotFound
 from . import schema, vectors
 from .collection import _lock, validate_name
 from .records import content_hash
-from .sync import sync
+from .sync import iter_vectors, sync
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +128,19 @@ def _check_documents(conn, report: VerifyReport, repair: bool) -> None:
     rows = conn.execute(
         "SELECT d.doc_id, d.title, d.text, d.metadata, d.content_hash, "
         "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d"
-    ).fetchall()
+    )
+    to_mark = []  # collected first: no writes while the cursor streams the documents
     for doc_id, title, text, metadata, stored_hash, n_chunks in rows:
         if stored_hash == "" and doc_id in report.marked:
             continue
         if stored_hash == "":
             report.found(f"document {doc_id!r} is marked for re-ingest; run add on its sources", False)
         elif content_hash(title, text, json.loads(metadata)) != stored_hash:
-            _mark_for_reingest(conn, report, doc_id, "content hash does not match its text", repair)
+            to_mark.append((doc_id, "content hash does not match its text"))
         elif n_chunks == 0 and text.strip():
-            _mark_for_reingest(conn, report, doc_id, "has text but no chunks", repair)
+            to_mark.append((doc_id, "has text but no chunks"))
+    for doc_id, reason in to_mark:
+        _mark_for_reingest(conn, report, doc_id, reason, repair)
 
 
 def _mark_for_reingest(conn, report: VerifyReport, doc_id: str, reason: str, repair: bool) -> None:
@@ -177,8 +181,6 @@ def _check_index(conn, folder: Path, report: VerifyReport, repair: bool, gen_at_
 
 def _vectors_differ(conn, index, dim: int) -> bool:
     """Compare a sample of stored vectors with the index's copies (exact kinds keep them verbatim)."""
-    import faiss
-
     if index.ntotal == 0 or not isinstance(index, faiss.IndexIDMap2):
         return False
     if isinstance(faiss.downcast_index(index.index), faiss.IndexHNSWFlat):
@@ -186,8 +188,6 @@ def _vectors_differ(conn, index, dim: int) -> bool:
     ids = vectors.index_ids(index)
     rng = np.random.default_rng(0)
     sample = rng.choice(ids, size=min(_SAMPLE, len(ids)), replace=False)
-    from .sync import iter_vectors
-
     for page_ids, page_vecs in iter_vectors(conn, dim, np.sort(sample)):
         got = np.stack([index.reconstruct(int(i)) for i in page_ids])
         if not np.allclose(got, page_vecs, atol=1e-6):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -142,26 +141,32 @@ async def _stream(rb: ResponseBuilder, job: Job, channel: _Channel, n_prompt: in
         job.cancel.set()
 
 
+async def _watch_disconnect(request: Request, job: Job) -> None:
+    """Cancel ``job`` when its client goes away (checked every DISCONNECT_POLL_S, whatever else happens)."""
+    while not job.cancel.is_set():
+        if await request.is_disconnected():
+            log.info("client left; generation cancelled")
+            job.cancel.set()
+            return
+        await asyncio.sleep(DISCONNECT_POLL_S)
+
+
 async def _collect(request: Request, rb: ResponseBuilder, job: Job, channel: _Channel, n_prompt: int,
                    headers: dict | None):
     parts: list[str] = []
-    t0 = time.perf_counter()
+    watcher = asyncio.create_task(_watch_disconnect(request, job))
     try:
         while True:
-            try:
-                event = await asyncio.wait_for(channel.queue.get(), DISCONNECT_POLL_S)
-            except TimeoutError:
-                if await request.is_disconnected():
-                    log.info("client left after %.0f ms; generation cancelled",
-                             (time.perf_counter() - t0) * 1000)
-                    return JSONResponse({}, status_code=499)
-                continue
+            event = await channel.queue.get()
             if isinstance(event, Delta):
                 parts.append(event.text)
             elif isinstance(event, Finished):
+                if event.finish_reason == "cancelled":
+                    return JSONResponse({}, status_code=499)  # nobody is listening; nginx's "client closed"
                 body = rb.full("".join(parts), event.finish_reason, n_prompt, event.completion_tokens)
                 return JSONResponse(body, headers=headers)
             elif isinstance(event, Failed):
                 raise APIError(event.status, event.message, type="server_error")
     finally:
+        watcher.cancel()
         job.cancel.set()

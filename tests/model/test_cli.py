@@ -100,15 +100,23 @@ def test_bench_runs_ours_and_transformers_side_by_side(capsys, ckpt, tmp_path):
     (row,) = json.loads(out_json.read_text())["rows"]
     for r in (row["ours"], row["hf"]):
         assert r["prefill_tok_s"] > 0 and r["decode_tok_s"] > 0 and r["peak_bytes"] > 50 << 20
+        assert 0 <= r["request_bytes"] < r["peak_bytes"]
     assert row["ours"]["kernels"] in ("auto (chunked)", "chunked")
 
 
 def test_bench_rows_show_skipped_and_failed_runs():
-    ours = {"prefill_tok_s": 1000.0, "ttft_s": 0.5, "peak_bytes": 300 << 20, "decode_tok_s": 50.0}
+    ours = {
+        "prefill_tok_s": 1000.0,
+        "ttft_s": 0.5,
+        "peak_bytes": 300 << 20,
+        "request_bytes": 9 << 20,
+        "decode_tok_s": 50.0,
+    }
     assert _row(4096, ours, None, cuda=False).endswith("(skipped) |  |  |  | -")
     assert "did not finish in 60 s" in _row(4096, ours, {"error": "did not finish in 60 s"}, cuda=False)
     hf = {**ours, "prefill_tok_s": 100.0}
     assert _row(4096, ours, hf, cuda=False).endswith("10.0x")
+    assert " 300 (+9) " in _row(4096, ours, hf, cuda=False)
 
 
 def test_random_weights_preset_path_runs_both_engines_on_the_same_weights(monkeypatch):

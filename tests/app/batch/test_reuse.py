@@ -1,0 +1,33 @@
+"""Prefix reuse: a document prefilled once answers each question exactly as a whole-prompt prefill does."""
+
+import torch
+
+from app.batch.reuse import PrefixReuse, common_prefix
+from model.sampling import SamplingParams
+
+DOC = "## 2021-03-04 Diabetes review\nHbA1c 7.9% today. Metformin increased to 1000 mg BID.\n" * 6
+
+
+def test_common_prefix_leaves_each_prompt_a_token_of_its_own():
+    assert common_prefix([[1, 2, 3, 4], [1, 2, 3, 5]]) == 3
+    assert common_prefix([[1, 2, 3], [1, 2, 3, 4]]) == 2
+    assert common_prefix([[1, 2, 3]]) == 0
+    assert common_prefix([[7, 2], [8, 2]]) == 0
+
+
+def test_prefix_reuse_equals_whole_prompt_prefill_and_generation(engine_backend):
+    engine = engine_backend.engine
+    questions = {"a": "What dose of metformin?", "b": "When was the HbA1c taken?"}
+    prompts = {qid: engine.encode_chat([{"role": "system", "content": "Answer from the document."},
+                                        {"role": "user", "content": f"{DOC}\nQuestion: {q}"}])
+               for qid, q in questions.items()}
+    params = SamplingParams(max_tokens=3)
+    reuse = PrefixReuse(engine, prompts, params.max_tokens, prefill_chunk=64)  # several prefix chunks
+    assert reuse.shared > 100
+    for qid in ["a", "b", "a"]:  # the snapshot is restored whatever ran before
+        logits, _ = reuse.prefill(qid)
+        whole = engine.prefill(prompts[qid], engine.new_cache(len(prompts[qid]) + 3), chunk=64)
+        torch.testing.assert_close(logits, whole, rtol=1e-4, atol=1e-4)
+    for qid in questions:
+        assert list(reuse.tokens(qid, params)) == list(engine.generate(prompts[qid], params))
+    assert reuse._cache is None  # freed after the document's last question
