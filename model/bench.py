@@ -8,12 +8,20 @@ own row. On CUDA it also reports achieved TFLOP/s against a bf16 matmul peak mea
 
     python -m model bench --model data/tiny-jamba --lengths 2048,8192,32768,131072 --hf-max 8192
     python -m model bench --device cuda --preset jamba-mini --random-weights --dtype bfloat16
+    python -m model bench --device cuda --preset jamba-mini --random-weights --lengths 4096,8192 \
+        --hf-lengths 4096,8192 --hf-shared      # transformers on our very tensors, one process per length
+
+With ``--hf-shared`` both engines run in one process per length and transformers' model is given our
+model's tensors (views, no copy): the same weights by construction, and one copy of a 52B model in GPU
+memory. A measurement that times out still reports what finished before it (ours, when only
+transformers was too slow).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -23,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from model.config import PRESETS, JambaConfig
 from model.layout import count_active_parameters
@@ -72,6 +81,18 @@ def _prompt(vocab: int, n: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(8, vocab, (1, n), generator=g)
 
 
+def resolve_preset(name: str) -> JambaConfig:
+    """A published shape by name (``PRESETS``), or the shape of a checkpoint folder / config.json file:
+    the CPU rehearsal of the GPU run builds a small model through exactly the random-weights path."""
+    if name in PRESETS:
+        return PRESETS[name]
+    path = Path(name)
+    folder = path.parent if path.name == "config.json" else path
+    if not (folder / "config.json").is_file():
+        raise SystemExit(f"--preset {name!r}: not one of {', '.join(sorted(PRESETS))} nor a config.json")
+    return JambaConfig.from_pretrained(folder)
+
+
 def _build_ours(spec: dict):
     from model.engine import Engine
 
@@ -79,7 +100,7 @@ def _build_ours(spec: dict):
         from model.jamba import JambaForCausalLM
         from model.weights import init_random_weights
 
-        config = PRESETS[spec["preset"]]
+        config = resolve_preset(spec["preset"])
         with torch.device("meta"):
             model = JambaForCausalLM(config)
         init_random_weights(model, config, seed=0, device=spec["device"], dtype=spec["dtype"])
@@ -105,14 +126,26 @@ def _timings(n: int, n_decode: int, ttft: float, decode_s: float) -> dict:
         "ttft_s": ttft,
         "prefill_tok_s": n / ttft,
         "decode_tok_s": n_decode / decode_s if n_decode else None,
+        "decode_ms_per_token": 1e3 * decode_s / n_decode if n_decode else None,
+        "decode_steps": n_decode,
     }
 
 
-def _run_ours(spec: dict) -> dict:
-    engine = _build_ours(spec)
+def _warm_up(engine, ids: torch.Tensor) -> None:
+    """Compile and load everything the timed runs use, outside the timing: a prefill of two chunks (the
+    second starts from a carried state and attends to a cached prefix) and two decode steps."""
+    m = min(128, ids.shape[1])
+    cache = engine.new_cache(m + 2)
+    logits = engine.prefill(ids[:, :m], cache, max(1, m // 2))
+    for i in range(2):
+        logits = engine.decode_step(logits.argmax(-1), cache, m + i)
+
+
+def _run_ours(spec: dict, engine=None) -> dict:
+    engine = engine or _build_ours(spec)
     n, n_decode, dev, rep = spec["length"], spec["decode"], spec["device"], spec.get("repeat", 1)
     ids = _prompt(engine.config.vocab_size, n)
-    engine.prefill(ids[:, :64], engine.new_cache(64), spec["chunk"])  # warm-up: kernels, allocator
+    _warm_up(engine, ids)
     _reset_peak(dev)
     before = _peak_bytes(dev)
     cache = engine.new_cache(n + n_decode)
@@ -128,7 +161,20 @@ def _run_ours(spec: dict) -> dict:
         **_timings(n, n_decode, ttft, decode_s),
         "before_bytes": before,
         "kernels": _kernel_name(engine, dev),
+        **_model_facts(engine.model),
         "config": engine.config,
+    }
+
+
+def _model_facts(model: nn.Module) -> dict:
+    """What the weights are, read off the live model: parameter count, bytes, dtype and device."""
+    params = {id(p): p for p in model.parameters()}.values()  # a tied weight counts once
+    p0 = next(iter(params))
+    return {
+        "parameters": sum(p.numel() for p in params),
+        "weights_bytes": sum(p.numel() * p.element_size() for p in params),
+        "weights_dtype": str(p0.dtype).removeprefix("torch."),
+        "weights_device": str(p0.device),
     }
 
 
@@ -141,6 +187,14 @@ def _kernel_name(engine, device: str) -> str | None:
     return name
 
 
+def _hf_config(config: JambaConfig):
+    import transformers
+
+    return transformers.JambaConfig(
+        **{k: v for k, v in config.to_dict().items() if k not in ("architectures", "model_type")}
+    )
+
+
 def _build_hf(spec: dict):
     import transformers
 
@@ -148,12 +202,9 @@ def _build_hf(spec: dict):
     if spec.get("preset"):
         from model.weights import init_random_weights
 
-        config = PRESETS[spec["preset"]]
-        hf_config = transformers.JambaConfig(
-            **{k: v for k, v in config.to_dict().items() if k not in ("architectures", "model_type")}
-        )
+        config = resolve_preset(spec["preset"])
         with torch.device("meta"):
-            model = transformers.JambaForCausalLM(hf_config)
+            model = transformers.JambaForCausalLM(_hf_config(config))
         init_random_weights(
             model, config, seed=0, device=spec["device"], dtype=dtype
         )  # same seeds, same weights
@@ -162,36 +213,114 @@ def _build_hf(spec: dict):
     return model.eval(), JambaConfig.from_pretrained(spec["model"])
 
 
+def share_weights(ours: nn.Module, hf: nn.Module) -> int:
+    """Point every tensor of transformers' model (built on ``meta``) at ours: views, never copies.
+
+    Names are the checkpoint's on both sides; an expert layout that differs is bridged by the loader's
+    own mapping (``model.weights``), as a view into our stacked tensor. Returns how many tensors were
+    shared; raises ValueError for one with no counterpart or if anything is left on ``meta``.
+    """
+    from model.weights import _expert_writes, _tensor_slots
+
+    mine = {name: getattr(mod, attr) for name, (mod, attr, _) in _tensor_slots(ours).items()}
+    shapes = {name: t.shape for name, t in mine.items()}
+    shared = 0
+    for name, (mod, attr, is_param) in _tensor_slots(hf).items():
+        want = getattr(mod, attr).shape
+        if name in mine and mine[name].numel() == math.prod(want):
+            t = mine[name].view(want)  # (Di, 1, W) conv weights and the like: same data
+        else:
+            writes = _expert_writes(name, tuple(want), shapes) or []
+            if len(writes) != 1 or writes[0].src_index:
+                raise ValueError(f"transformers' tensor {name!r} {tuple(want)} has no counterpart in ours")
+            t = mine[writes[0].target][writes[0].dst_index]
+        if is_param:
+            mod._parameters[attr] = nn.Parameter(t, requires_grad=False)
+        else:
+            mod._buffers[attr] = t
+        shared += 1
+    if getattr(hf.config, "tie_word_embeddings", False):
+        hf.lm_head.weight = hf.model.embed_tokens.weight
+    left = [n for n, t in [*hf.named_parameters(), *hf.named_buffers()] if t.is_meta]
+    if left:
+        raise ValueError(f"transformers' model still has tensors on meta: {', '.join(left[:5])}")
+    return shared
+
+
+def hf_twin(engine) -> nn.Module:
+    """transformers' JambaForCausalLM on our engine's very weights (no copy), for a same-weights baseline."""
+    import transformers
+
+    with torch.device("meta"):
+        hf = transformers.JambaForCausalLM(_hf_config(engine.config))
+    share_weights(engine.model, hf)
+    return hf.eval()
+
+
+def _hf_cache_kw(model) -> str:
+    """transformers renamed ``past_key_values`` to ``cache`` (5.2x); take whichever this version has."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 @torch.inference_mode()
-def _run_hf(spec: dict) -> dict:
-    model, config = _build_hf(spec)
+def _run_hf(spec: dict, model=None, config: JambaConfig | None = None) -> dict:
+    if model is None:
+        model, config = _build_hf(spec)
     n, n_decode, dev, rep = spec["length"], spec["decode"], spec["device"], spec.get("repeat", 1)
     ids = _prompt(config.vocab_size, n).to(dev)
-    model(ids[:, :64], use_cache=True, logits_to_keep=1)  # warm-up
+    kw = _hf_cache_kw(model)
+    warm = model(ids[:, :64], use_cache=True, logits_to_keep=1)  # warm-up, decode included
+    token = warm.logits[:, -1].argmax(-1, keepdim=True)
+    model(token, use_cache=True, logits_to_keep=1, **{kw: getattr(warm, kw)})
+    del warm
     _reset_peak(dev)
     before = _peak_bytes(dev)
     # last-position logits only, as ours computes them
     out, ttft = _best_of(rep, dev, lambda: model(ids, use_cache=True, logits_to_keep=1))
 
     def decode():
-        step, cache = out, out.cache
+        step, cache = out, getattr(out, kw)
         for _ in range(n_decode):
             token = step.logits[:, -1].argmax(-1, keepdim=True)
-            step = model(token, cache=cache, use_cache=True, logits_to_keep=1)
-            cache = step.cache
+            step = model(token, use_cache=True, logits_to_keep=1, **{kw: cache})
+            cache = getattr(step, kw)
 
     _, decode_s = _best_of(rep, dev, decode)
-    return {**_timings(n, n_decode, ttft, decode_s), "before_bytes": before, "config": config}
+    attn = getattr(model.config, "_attn_implementation", None)
+    return {**_timings(n, n_decode, ttft, decode_s), "before_bytes": before, "attention": attn,
+            "transformers": _version("transformers"), **_model_facts(model), "config": config}
+
+
+def _version(module: str) -> str | None:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return None
 
 
 def _reset_peak(device: str) -> None:
     if str(device).startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
+        return
+    try:  # Linux: writing 5 resets the process's peak RSS to its current RSS (proc(5), clear_refs)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass  # elsewhere the peak stays the process's lifetime peak
 
 
 def _peak_bytes(device: str) -> int:
     if str(device).startswith("cuda"):
         return torch.cuda.max_memory_allocated()
+    try:  # VmHWM honours the reset above; getrusage's maxrss does not
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
@@ -202,26 +331,66 @@ def worker(spec: dict) -> dict:
         torch.set_num_threads(spec["threads"])
     if spec["engine"] == "matmul":
         return {"tflops": measure_matmul_peak(spec["device"], getattr(torch, spec["dtype"])) / 1e12}
+    if spec["engine"] == "pair":
+        raise ValueError("the pair measurement prints two results: run it through pair_worker")
     run = _run_ours if spec["engine"] == "ours" else _run_hf
-    result = run(spec)
+    return _finish(spec, run(spec))
+
+
+def _finish(spec: dict, result: dict) -> dict:
     config = result.pop("config")
-    result["peak_bytes"] = _peak_bytes(spec["device"])
-    result["request_bytes"] = result["peak_bytes"] - result.pop("before_bytes")  # cache + activations
+    before = result.pop("before_bytes")
+    # max(): Linux batches RSS counts per thread, so a CPU peak read later can trail by a few 100 KiB
+    result["peak_bytes"] = max(_peak_bytes(spec["device"]), before)
+    result["request_bytes"] = result["peak_bytes"] - before  # cache + activations
     result["tflops"] = prefill_flops(config, spec["length"]) / result["ttft_s"] / 1e12
     return result
 
 
+def pair_worker(spec: dict, emit=print) -> dict:
+    """Ours, then transformers on the same tensors, in this process; ``emit``s a JSON line after each,
+    so a transformers run that is killed for time still leaves ours on record."""
+    torch.manual_seed(0)
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    engine = _build_ours(spec)
+    out = {"ours": _finish(spec, _run_ours(spec, engine))}
+    emit(json.dumps(out))
+    try:
+        hf = hf_twin(engine)
+        out["hf"] = _finish(spec, _run_hf(spec, hf, engine.config))
+        out["hf"]["weights"] = "shared with ours (no copy)"
+    except Exception as e:  # an OOM or an API change in transformers costs only its own cell
+        out["hf"] = {"error": f"{type(e).__name__}: {e}"[:300]}
+    emit(json.dumps(out))
+    return out
+
+
 def _in_subprocess(spec: dict, timeout: float) -> dict:
+    """Run one measurement in a fresh process. A pair that dies or times out returns what it emitted
+    before (ours), with the error in the cell that did not finish."""
     cmd = [sys.executable, "-m", "model.bench", "--worker", json.dumps(spec)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"did not finish in {timeout:.0f} s"}
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": f"exit {done.returncode}: {tail[:200]}"}
+        stdout, error = done.stdout, None
+        if done.returncode != 0:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            error = f"exit {done.returncode}: {tail[:200]}"
+    except subprocess.TimeoutExpired as e:
+        stdout, error = _text(e.stdout), f"did not finish in {timeout:.0f} s"
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+    if spec["engine"] == "pair":
+        out = json.loads(lines[-1]) if lines else {"ours": {"error": error or "no output"}}
+        if "hf" not in out:
+            out["hf"] = {"error": error or "no output"}
+        return out
+    if error or not lines:
+        return {"error": error or "no output"}
     return json.loads(lines[-1])
+
+
+def _text(b: bytes | str | None) -> str:
+    return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
 
 
 # ---- the table ------------------------------------------------------------------------------------
@@ -273,6 +442,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "threads": args.threads,
         "repeat": args.repeat,
     }
+    if args.preset:
+        resolve_preset(args.preset)  # fail here, once, not in every worker
     if args.preset and not args.random_weights:
         raise SystemExit("--preset needs --random-weights (no published checkpoint is reachable here)")
     what = f"{args.preset} (random weights)" if base["preset"] else args.model
@@ -288,24 +459,34 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "dtype": dtype,
         "model": what,
         "prefill_chunk": args.prefill_chunk,
+        "decode_steps": args.decode,
+        "hf_weights": "shared (no copy)" if args.hf_shared else "separate process, same weights",
+        "torch": torch.__version__,
         "rows": [],
     }
     if cuda:  # in its own process too, so the runs below start with an empty GPU
         peak = _in_subprocess({**base, "engine": "matmul", "length": 0}, args.timeout)
-        if "error" in peak:
-            raise SystemExit(f"matmul peak measurement failed: {peak['error']}")
-        out["matmul_peak_tflops"] = peak["tflops"]
-        print(f"# measured {dtype} matmul peak: {peak['tflops']:.0f} TFLOP/s")
+        if "error" in peak:  # the rows are still worth having, without their share of the peak
+            out["matmul_peak_error"] = peak["error"]
+            print(f"# matmul peak measurement failed: {peak['error']}")
+        else:
+            out["matmul_peak_tflops"] = peak["tflops"]
+            print(f"# measured {dtype} matmul peak: {peak['tflops']:.0f} TFLOP/s")
     print(header(cuda))
-    for n in args.lengths:
-        ours = _in_subprocess({**base, "engine": "ours", "length": n}, args.timeout)
-        hf = _in_subprocess({**base, "engine": "hf", "length": n}, args.timeout) if n <= args.hf_max else None
-        if cuda and "tflops" in ours:
+    for n in sorted(set(args.lengths) | set(args.hf_lengths or ())):
+        with_hf = n in args.hf_lengths if args.hf_lengths is not None else n <= args.hf_max
+        if with_hf and args.hf_shared:
+            pair = _in_subprocess({**base, "engine": "pair", "length": n}, args.timeout)
+            ours, hf = pair["ours"], pair["hf"]
+        else:
+            ours = _in_subprocess({**base, "engine": "ours", "length": n}, args.timeout)
+            hf = _in_subprocess({**base, "engine": "hf", "length": n}, args.timeout) if with_hf else None
+        if cuda and "tflops" in ours and "matmul_peak_tflops" in out:
             ours["share_of_matmul_peak"] = ours["tflops"] / out["matmul_peak_tflops"]
         out["rows"].append({"tokens": n, "ours": ours, "hf": hf})
         print(_row(n, ours, hf, cuda), flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        if args.json:  # after every row: a run stopped from outside keeps the rows it finished
+            Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return out
 
 
@@ -323,11 +504,25 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         "--lengths", type=lambda s: [int(x) for x in s.split(",")], default=[2048, 8192, 32768, 131072]
     )
     ap.add_argument("--hf-max", type=int, default=8192, help="longest prompt to run transformers on")
+    ap.add_argument(
+        "--hf-lengths",
+        type=lambda s: [int(x) for x in s.split(",") if x.strip()],
+        default=None,
+        help="run transformers at exactly these lengths (instead of --hf-max); '' for none",
+    )
+    ap.add_argument(
+        "--hf-shared",
+        action="store_true",
+        help="run transformers in ours' process on our tensors (no copy) instead of its own process",
+    )
     ap.add_argument("--decode", type=int, default=32, help="decode steps timed after each prefill")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default=None, help="float32 (CPU default) or bfloat16 (CUDA default)")
     ap.add_argument(
-        "--preset", choices=sorted(PRESETS), default=None, help="a published shape, with --random-weights"
+        "--preset",
+        default=None,
+        help=f"a published shape ({', '.join(sorted(PRESETS))}) or a config.json / checkpoint folder "
+        "whose shape to build, with --random-weights",
     )
     ap.add_argument(
         "--random-weights", action="store_true", help="initialize --preset on the device, no checkpoint"
@@ -349,6 +544,10 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        print(json.dumps(worker(json.loads(sys.argv[2]))))
+        job = json.loads(sys.argv[2])
+        if job["engine"] == "pair":
+            pair_worker(job, emit=lambda line: print(line, flush=True))
+        else:
+            print(json.dumps(worker(job)))
     else:
         main()

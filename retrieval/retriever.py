@@ -1,7 +1,9 @@
 """The retriever: which whole documents should the model read for this question?
 
 Rankers work on chunks (dense vectors through FAISS, BM25 over chunk text); their hits are aggregated
-to documents (``fusion.aggregate``) and, in hybrid mode, fused by reciprocal rank. Metadata filters
+to documents (``fusion.aggregate``). The lexical side also matches the question against documents'
+identifying fields (``fields``: a named patient or drug). In hybrid mode (and in bm25 mode when a field
+matches) the rankings are fused by reciprocal rank. Metadata filters
 become one allowed set of document ids that both rankers honour. Documents the caller names
 (``doc_ids``: a clinician picks the patient) come first, marked ``selected``, whatever the filters
 say; retrieval fills the rest up to ``k``. The retriever knows documents and scores, not prompts:
@@ -19,6 +21,7 @@ from pathlib import Path
 from ingest.errors import DocumentNotFound, EmbeddingMismatch
 from retrieval.dense import dense_search
 from retrieval.errors import EmptyQuestion
+from retrieval.fields import FieldIndex
 from retrieval.filters import Filters
 from retrieval.fusion import Candidate, aggregate, rrf
 from retrieval.lexical import LexicalCache
@@ -57,7 +60,7 @@ class Retriever:
         self.reranker = reranker
         self.config = config
         self._lexical = lexical_cache or LexicalCache()
-        self._summaries: tuple[int, dict] | None = None
+        self._summaries: tuple[int, dict, FieldIndex] | None = None
 
     @classmethod
     def open(cls, data_dir: str | Path, collection: str, *, embed_model: str | None = None,
@@ -111,6 +114,9 @@ class Retriever:
         if self.mode in ("bm25", "hybrid"):
             lexical = self._lexical.get(self.store, _folder(self.store))
             rankings.append(aggregate(lexical.search(question, depth, allowed), "bm25"))
+            named = self._field_index().search(question, k, allowed)
+            if named:  # the question names a document's subject (a patient, a drug monograph)
+                rankings.append(named)
         if len(rankings) == 1:
             return rankings[0]
         return rrf(rankings, k=self.config.rrf_k)
@@ -127,8 +133,13 @@ class Retriever:
         """Document summaries (no text) by id, cached for the store's current generation."""
         generation = self.store.info.generation
         if self._summaries is None or self._summaries[0] != generation:
-            self._summaries = (generation, {s.doc_id: s for s in self.store.list_documents()})
+            summaries = {s.doc_id: s for s in self.store.list_documents()}
+            self._summaries = (generation, summaries, FieldIndex(summaries.values()))
         return self._summaries[1]
+
+    def _field_index(self) -> FieldIndex:
+        self._summary_map()
+        return self._summaries[2]
 
     def _selected(self, question: str, named: list[str], candidates: list[Candidate]) -> list[ScoredDocument]:
         """Named documents in the caller's order, with their retrieval hits (to guide any reduction)."""

@@ -38,7 +38,8 @@ EPILOG = """examples:
 
 Re-running the same `batch run` resumes: finished items are skipped. Ctrl-C stops cleanly.
 exit codes: 0 every item answered; 1 some items failed (see the report); 2 bad input (questions file,
-flags); 3 unknown collection or document; 4 model or server unavailable; 130 stopped before the end.
+flags); 3 unknown collection or document; 4 model or server unavailable (at the start, or five items
+in a row); 130 stopped by Ctrl-C or SIGTERM before the end.
 """
 
 
@@ -155,9 +156,12 @@ def run(args: argparse.Namespace, settings: Settings, command: list[str], err=No
     except (QAError, BatchError) as e:
         print(f"batch: {e}", file=err)
         return EXIT_FOR_KIND.get(e.kind, EXIT_USAGE)
+    except KeyboardInterrupt:  # the second Ctrl-C: every record on disk is still whole
+        print(f"\nbatch: quit. Resume with:\n  {shlex.join(command)}", file=err)
+        return EXIT_STOPPED
     _print_summary(summary, shlex.join(command), err)
     if summary.stopped:
-        return EXIT_STOPPED
+        return EXIT_MODEL if summary.stop_reason else EXIT_STOPPED
     return EXIT_OK if summary.failed == 0 else EXIT_FAILED
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.batch.guard import GuardedBackend
 from app.batch.items import Item
@@ -21,6 +22,8 @@ class RunContext:
     engine: object | None = None  # the in-process engine, when per-document prefix reuse applies
     prefill_chunk: int = 2048
     embedder: object | None = None  # per-document evidence also scored semantically when given
+    # The embedder's tokenizer refuses concurrent calls ("Already borrowed"): one worker at a time.
+    embed_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     @property
     def pack_budget(self) -> int:

@@ -96,7 +96,9 @@ def _prepare(ctx: RunContext, document: Document, items: list[Item]) -> dict[str
 
 def _evidence(ctx: RunContext, document: Document, question: str, packed: PackedContext) -> dict:
     d = packed.documents[0]
-    spans = evidence(document, question, k=EVIDENCE_PER_DOC + 2, embedder=ctx.embedder, within=d.kept or None)
+    with ctx.embed_lock:
+        spans = evidence(document, question, k=EVIDENCE_PER_DOC + 2, embedder=ctx.embedder,
+                         within=d.kept or None)
     # A heading ("# Ana Diaz (P0001)") matches names in the question but supports no claim.
     return {d.doc_id: tuple(s for s in spans if not s.text.lstrip().startswith("#"))[:EVIDENCE_PER_DOC]}
 

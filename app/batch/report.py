@@ -106,7 +106,7 @@ def _sources(record: dict) -> str:
         if not c.get("valid"):
             parts.append(f'<div class="failed">{label}: not in the prompt</div>')
             continue
-        origin = " (from retrieval)" if c.get("source") == "retrieval" else ""
+        origin = " (evidence: the answer cites nothing valid)" if c.get("source") == "retrieval" else ""
         quotes = "".join(f"<blockquote>{html.escape(e['text'])} "
                          f"<span class=muted>chars {e['start']}&ndash;{e['end']}</span></blockquote>"
                          for e in c.get("evidence", []))

@@ -2,9 +2,9 @@
 
     run_batch(data_dir, backend, questions, options, out_dir) -> RunSummary
 
-Preparation (reading, packing, retrieval) happens on the calling thread; generation runs inline for
-the in-process engine (it owns one GPU: one request at a time) or on a bounded pool of
-``options.concurrency`` threads for a server backend (a vLLM fleet behind a load balancer, or the
+Preparation (reading, packing, retrieval) happens on the calling thread; generation runs on one
+worker thread for the in-process engine (it owns one GPU: one request at a time) or on a bounded pool
+of ``options.concurrency`` threads for a server backend (a vLLM fleet behind a load balancer, or the
 project's own server). Records are written only by the calling thread, one fsynced line each.
 
 Stopping: setting ``stop`` (the CLI does on Ctrl-C or SIGTERM) submits nothing more and cancels the
@@ -170,15 +170,12 @@ class _Writer:
 
 def _execute(ctx: RunContext, jobs: Iterator[Job], workers: int, write: _Writer,
              stop: threading.Event) -> None:
-    if workers == 1:
-        for job in jobs:
-            if stop.is_set():
-                break
-            write(_safe_run(ctx, job))
-        return
+    """Generate on ``workers`` threads (one for the engine) while this thread prepares the next job and
+    writes every record. Keeping tensors off the main thread also matters on a shared CPU: there, the
+    main thread's OpenMP team measured ~10x slower than a worker's (docs/benchmarks.md)."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool:
         in_flight: set = set()
-        for job in jobs:  # preparing the next job overlaps the generations in flight
+        for job in jobs:  # preparing this job overlapped the generations in flight
             while len(in_flight) >= workers:
                 finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 for f in finished:
@@ -186,8 +183,10 @@ def _execute(ctx: RunContext, jobs: Iterator[Job], workers: int, write: _Writer,
             if stop.is_set():
                 break
             in_flight.add(pool.submit(_safe_run, ctx, job))
-        for f in in_flight:
-            write(f.result())
+        while in_flight:
+            finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for f in finished:
+                write(f.result())
 
 
 def _per_document_jobs(ctx: RunContext, store: CollectionStore, pending: list[Item],
@@ -204,6 +203,48 @@ def _per_document_jobs(ctx: RunContext, store: CollectionStore, pending: list[It
         yield from document_jobs(ctx, document, items, reuse)
 
 
+def _open_store(data_dir: Path | str, collection: str) -> CollectionStore:
+    try:
+        return CollectionStore.open(data_dir, collection)
+    except CollectionNotFound:
+        known = ", ".join(CollectionStore.list_collections(data_dir)) or "none"
+        raise BatchError("not_found", f"unknown collection {collection!r} in {data_dir} "
+                         f"(collections: {known})") from None
+    except StoreError as e:
+        raise BatchError("bad_input", f"collection {collection!r} cannot be opened: {e}") from None
+
+
+def _context(backend: ChatBackend, guarded: GuardedBackend, options: BatchOptions,
+             embedder) -> tuple[RunContext, dict]:
+    """The jobs' shared context and the run's settings (asks a server for its model card: fails early)."""
+    try:
+        model_info = guarded.info()
+        max_tokens = options.max_tokens or (RANDOM_WEIGHTS_MAX_TOKENS if backend.random_weights
+                                            else DEFAULT_MAX_TOKENS)
+    except BackendError as e:
+        raise BatchError("model_unavailable", str(e)) from None
+    params = SamplingParams(max_tokens=max_tokens, temperature=options.temperature)
+    settings = _run_settings(options, guarded, params)
+    reuse_engine = backend.engine if isinstance(backend, EngineBackend) and options.reuse_prefix else None
+    ctx = RunContext(guarded, params, options.budget, digest(settings), options.mode, model_info,
+                     engine=reuse_engine, prefill_chunk=getattr(backend, "prefill_chunk", 2048),
+                     embedder=embedder)
+    return ctx, settings
+
+
+def _run_pending(ctx: RunContext, store: CollectionStore, data_dir: Path | str, options: BatchOptions,
+                 pending: list[Item], write: _Writer, workers: int, stop: threading.Event) -> None:
+    if options.mode == "per-document":
+        _execute(ctx, _per_document_jobs(ctx, store, pending, options.reuse_prefix), workers, write, stop)
+        return
+    service = QAService(data_dir, ctx.backend, ctx.embedder, k=options.k)
+    try:
+        jobs = collection_jobs(ctx, service, options.collection, pending, options.doc_ids, options.filters)
+        _execute(ctx, jobs, workers, write, stop)
+    finally:
+        service.close()
+
+
 def run_batch(data_dir: Path | str, backend: ChatBackend, questions: Sequence[Question],
               options: BatchOptions, out_dir: Path | str, *, embedder=None,
               stop: threading.Event | None = None, progress: bool = True, command: list[str] | None = None
@@ -213,40 +254,20 @@ def run_batch(data_dir: Path | str, backend: ChatBackend, questions: Sequence[Qu
     ``embedder`` searches the collection in retrieval mode (required there); in per-document mode it
     is optional and finds evidence passages by meaning, not only by shared words."""
     out_dir, stop = Path(out_dir), stop or threading.Event()
-    guarded = GuardedBackend(backend, stop)
-    in_process = isinstance(backend, EngineBackend)
-    workers = 1 if in_process else options.concurrency
+    workers = 1 if isinstance(backend, EngineBackend) else options.concurrency
     if options.mode == "retrieval" and embedder is None:
         raise BatchError("bad_input", "retrieval mode needs an embedder to search the collection")
+    store = _open_store(data_dir, options.collection)
     try:
-        store = CollectionStore.open(data_dir, options.collection)
-    except CollectionNotFound:
-        known = ", ".join(CollectionStore.list_collections(data_dir)) or "none"
-        raise BatchError("not_found", f"unknown collection {options.collection!r} in {data_dir} "
-                         f"(collections: {known})") from None
-    except StoreError as e:
-        raise BatchError("bad_input", f"collection {options.collection!r} cannot be opened: {e}") from None
-    try:
-        try:
-            model_info = guarded.info()
-            max_tokens = options.max_tokens or (RANDOM_WEIGHTS_MAX_TOKENS if backend.random_weights
-                                                else DEFAULT_MAX_TOKENS)
-        except BackendError as e:
-            raise BatchError("model_unavailable", str(e)) from None
-        params = SamplingParams(max_tokens=max_tokens, temperature=options.temperature)
-        settings = _run_settings(options, guarded, params)
-        run_hash = digest(settings)
-        items, documents = _plan(store, questions, options, run_hash)
-        ctx = RunContext(guarded, params, options.budget, run_hash, options.mode, model_info,
-                         engine=backend.engine if in_process and options.reuse_prefix else None,
-                         prefill_chunk=getattr(backend, "prefill_chunk", 2048), embedder=embedder)
+        ctx, settings = _context(backend, GuardedBackend(backend, stop), options, embedder)
+        items, documents = _plan(store, questions, options, ctx.run_hash)
         out_dir.mkdir(parents=True, exist_ok=True)
         with ResultsFile(out_dir / RESULTS_NAME) as results:
             done = {(record_key(r), r.get("item")) for r in results.records if r.get("status") == "ok"}
             pending = [it for it in items if (it.key, it.fingerprint) not in done]
             write_json_atomic(out_dir / RUN_NAME, {
-                "collection": options.collection, "mode": options.mode, "run": run_hash,
-                "settings": settings, "model": model_info, "command": command, "total_items": len(items),
+                "collection": options.collection, "mode": options.mode, "run": ctx.run_hash,
+                "settings": settings, "model": ctx.model_info, "command": command, "total_items": len(items),
                 "questions": [{"id": q.id, "text": q.text, "format": q.format.spec()} for q in questions],
                 "documents": documents})
             summary = RunSummary(out_dir, len(items), len(items) - len(pending),
@@ -255,17 +276,8 @@ def run_batch(data_dir: Path | str, backend: ChatBackend, questions: Sequence[Qu
                      options.collection, len(items), summary.skipped, len(pending), workers)
             bar = Progress(len(items), summary.skipped, enabled=progress)
             try:
-                if options.mode == "retrieval":
-                    service = QAService(data_dir, guarded, embedder, k=options.k)
-                    try:
-                        jobs = collection_jobs(ctx, service, options.collection, pending, options.doc_ids,
-                                               options.filters)
-                        _execute(ctx, jobs, workers, _Writer(results, bar, summary, stop), stop)
-                    finally:
-                        service.close()
-                else:
-                    jobs = _per_document_jobs(ctx, store, pending, options.reuse_prefix)
-                    _execute(ctx, jobs, workers, _Writer(results, bar, summary, stop), stop)
+                write = _Writer(results, bar, summary, stop)
+                _run_pending(ctx, store, data_dir, options, pending, write, workers, stop)
             finally:
                 summary.elapsed_s = bar.elapsed_s
                 bar.close()

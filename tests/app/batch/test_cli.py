@@ -123,7 +123,11 @@ def test_ctrl_c_stops_cleanly_and_prints_how_to_resume(data_dir, engine_backend,
     from tests.app.batch.conftest import Delegate
 
     argv = batch_argv(data_dir, questions_file, tmp_path / "o", "--doc", "P0001")
-    interrupt = Delegate(engine_backend, lambda messages: os.kill(os.getpid(), signal.SIGINT))
+    def ctrl_c(messages):  # from the generating thread, as a user's Ctrl-C lands mid-answer
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # the main thread runs the handler meanwhile
+
+    interrupt = Delegate(engine_backend, ctrl_c)
     before = signal.getsignal(signal.SIGINT)
     code = run(parse_args(argv), Settings(data_dir=data_dir), ["batch", *argv], backend=interrupt,
                embedder=object())
