@@ -8,7 +8,9 @@ silently except for the optional ``on_skip(path, reason)`` callback and a DEBUG 
 - vendored and generated folders (``node_modules``, ``vendor``, ``.venv``/virtualenvs,
   ``__pycache__``, ``dist``, ``build``, ...), lock files and minified bundles;
 - files matched by ``.gitignore`` files (and ``.git/info/exclude``) inside a git work tree, with git's
-  rules: patterns are relative to the ignore file's folder and a later match (deeper file) wins;
+  rules: patterns are relative to the ignore file's folder and a later match (deeper file) wins; a
+  named folder that an outer rule ignores (generated data inside a repository) is walked all the same,
+  with only the ignore files from that folder down;
 - binaries: known binary extensions, and files of unknown type whose first bytes are binary;
 - symlinked folders already visited (symlink loops, or two links to one folder) and files already
   yielded through another link; devices, FIFOs and sockets (reading a FIFO would block forever).
@@ -186,6 +188,11 @@ def _rules_for(root: Path) -> _IgnoreRules | None:
     folder = repo
     for part in root.relative_to(repo).parts:
         folder = folder / part
+        if rules.ignored(folder, is_dir=True):
+            # The user named a folder that lies inside an ignored one (say generated data under a
+            # repository): naming it is the user's explicit choice, like `git add -f`, so only the
+            # ignore files from here down apply.
+            rules = _IgnoreRules()
         rules = rules.with_folder(folder)
     return rules
 

@@ -65,6 +65,14 @@ def test_gitignore_applies_when_walking_a_subfolder_of_a_repository(tmp_path: Pa
     assert _rel(discover([tmp_path / "docs"]), tmp_path / "docs") == ["a.md"]
 
 
+def test_a_named_folder_inside_an_ignored_one_is_walked_with_its_own_rules(tmp_path: Path):
+    # Generated data under a repository (data/ is ignored) that the user names explicitly.
+    _tree(tmp_path, {".git/HEAD": b"x", ".gitignore": b"data/\n", "data/samples/a.md": b"a\n",
+                     "data/samples/.gitignore": b"*.tmp\n", "data/samples/b.tmp": b"b\n"})
+    assert _rel(discover([tmp_path / "data" / "samples"]), tmp_path / "data" / "samples") == ["a.md"]
+    assert _rel(discover([tmp_path]), tmp_path) == []
+
+
 def test_symlinked_folder_loops_and_duplicate_links_are_skipped(tmp_path: Path):
     _tree(tmp_path, {"notes/a.txt": b"a\n"})
     os.symlink("..", tmp_path / "notes" / "up")  # a loop back to the root
