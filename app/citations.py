@@ -72,11 +72,29 @@ EVIDENCE_ANSWER_PASSAGES = 5
 PASSAGE_CHARS = 400  # a passage longer than this is cut at a word boundary in the evidence answer
 
 
-def top_evidence(spans_by_doc: dict[str, tuple[EvidenceSpan, ...]], n: int = EVIDENCE_ANSWER_PASSAGES
-                 ) -> tuple[EvidenceSpan, ...]:
-    """The ``n`` best passages over all packed documents, best first."""
-    spans = [s for spans in spans_by_doc.values() for s in spans]
-    return tuple(sorted(spans, key=lambda s: -s.score)[:n])
+def top_evidence(spans_by_doc: dict[str, tuple[EvidenceSpan, ...]], n: int = EVIDENCE_ANSWER_PASSAGES,
+                 ranks: dict[str, int] | None = None) -> tuple[EvidenceSpan, ...]:
+    """The ``n`` best passages over all packed documents, best first.
+
+    Span scores are comparable within a document but not across documents (one is scored semantically,
+    another lexically; a common phrase scores high anywhere), so documents take turns by retrieval rank:
+    the j-th best span (0-based) of the document ranked r sorts at r + j, ties broken by span score;
+    a passage repeating one already chosen from the same document is skipped.
+    The best document leads, and a question over several patients still shows each of them.
+    Without ``ranks``, the order of ``spans_by_doc`` is the ranking.
+    """
+    ranks = ranks or {doc_id: i for i, doc_id in enumerate(spans_by_doc, 1)}
+    keyed = []
+    for doc_id, spans in spans_by_doc.items():
+        for j, s in enumerate(sorted(spans, key=lambda s: -s.score)):
+            keyed.append((ranks.get(doc_id, len(ranks) + 1) + j, -s.score, s))
+    best, seen = [], set()
+    for *_, s in sorted(keyed, key=lambda k: k[:2]):
+        text = " ".join(s.text.split())
+        if (s.doc_id, text) not in seen:  # a repeated line ("admitted overnight.") says nothing new
+            seen.add((s.doc_id, text))
+            best.append(s)
+    return tuple(best[:n])
 
 
 def _shorten(text: str, limit: int = PASSAGE_CHARS) -> str:

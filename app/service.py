@@ -129,7 +129,7 @@ class QAService:
         packed = self._pack(ranked, question, budget, params)
         pack_ms = (time.perf_counter() - t_pack) * 1000
         spans = self._evidence(ranked, packed, question)
-        best = top_evidence(spans)
+        best = top_evidence(spans, ranks={d.doc_id: d.rank for d in packed.documents})
         log.info("collection %s: %d ranked, %d packed (%d tokens), %d dropped; retrieval %.0f ms, "
                  "pack %.0f ms", collection, len(ranked), len(packed.documents), packed.prompt_tokens,
                  len(packed.dropped), retrieval_ms, pack_ms)

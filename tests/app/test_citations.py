@@ -47,7 +47,7 @@ def test_answer_without_valid_citations_gets_retrieval_evidence():
     s1 = EvidenceSpan("P0002", 0, 5, "eGFR 28", 0.8)
     s2 = EvidenceSpan("P0001", 0, 5, "eGFR 45", 0.5)
     spans = {"P0001": (s2,), "P0002": (s1,)}
-    best = top_evidence(spans)
+    best = top_evidence(spans, ranks={"P0002": 1, "P0001": 2})
     assert best == (s1, s2)
     cites = build_citations("The eGFR fell [P9999].", packed, spans, best)
     assert [(c.doc_id, c.valid, c.source) for c in cites] == [
@@ -61,3 +61,11 @@ def test_evidence_answer_cites_each_passage():
     assert '[P0001] (Title P0001): "Started metformin 500 mg"' in text
     assert [m.doc_id for m in parse_citations(text)] == ["P0001"]
     assert "No documents matched" in evidence_answer([], _packed())
+
+
+def test_top_evidence_lets_the_best_document_lead_whatever_the_raw_scores():
+    top = [EvidenceSpan("P0001", i, i + 1, f"p1-{i}", 0.3 - i / 100) for i in range(3)]
+    other = [EvidenceSpan("P0002", 0, 1, "common phrase", 0.9), EvidenceSpan("P0002", 1, 2, "x", 0.1)]
+    best = top_evidence({"P0002": tuple(other), "P0001": tuple(top)}, n=4, ranks={"P0001": 1, "P0002": 2})
+    # P0001's best span first; then its second span and P0002's best (both at key 2) by score.
+    assert [s.text for s in best] == ["p1-0", "common phrase", "p1-1", "p1-2"]
