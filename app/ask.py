@@ -35,8 +35,8 @@ bad flag); 3 unknown collection or document id; 4 model or server unavailable; 5
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="ask", description=__doc__.splitlines()[0].replace("``", ""), epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="ask", description=__doc__.splitlines()[0].replace("``", ""),
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("question")
     p.add_argument("--collection", "-c", required=True, help="collection to search")
     p.add_argument("--doc", dest="doc_ids", action="append", metavar="ID",

@@ -21,7 +21,7 @@ from model.config import JambaConfig
 from model.jamba import JambaForCausalLM
 from model.mamba import MambaMixer
 from model.sampling import Sampler, SamplingParams
-from model.streaming import IncrementalDecoder, StopStrings
+from model.streaming import stream_tokens_as_text
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,14 @@ class Engine:
         if logits is None:
             return "cancelled"
         log.info("prefill: %d tokens in %.2f s (chunk %d)", n, time.perf_counter() - t0, prefill_chunk)
+        return (yield from self.decode_from(logits, cache, n, params, should_stop))
+
+    def decode_from(self, logits: torch.Tensor, cache: HybridCache, position: int, params: SamplingParams,
+                    should_stop: ShouldStop | None = None) -> Iterator[int]:
+        """Sample and decode from a filled cache: ``logits`` are the prediction after ``position``
+        tokens (as ``prefill`` returns them). Yields token ids; returns the finish reason like
+        ``generate``. Callers that prefill a cache their own way (a shared prefix reused across
+        questions) generate through this one loop."""
         sampler = Sampler(params, self.device)
         eos = set(self.config.eos_token_ids)
         for i in range(params.max_tokens):
@@ -163,7 +171,7 @@ class Engine:
                 return "stop"
             yield int(token)
             if i + 1 < params.max_tokens:
-                logits = self.decode_step(token, cache, n + i)
+                logits = self.decode_step(token, cache, position + i)
         return "length"
 
     @torch.inference_mode()
@@ -174,23 +182,5 @@ class Engine:
                     should_stop: ShouldStop | None = None) -> Iterator[str]:
         """Yield the answer as text deltas: never a broken UTF-8 character, never (part of) a stop string.
         Returns the finish reason like ``generate`` ("stop" also when a stop string ended it)."""
-        decoder, stops = IncrementalDecoder(self.tokenizer), StopStrings(params.stop)
         tokens = self.generate(prompt_ids, params, prefill_chunk, should_stop)
-        reason = "length"
-        while True:
-            try:
-                token = next(tokens)
-            except StopIteration as done:
-                reason = done.value
-                break
-            text = stops.push(decoder.push(token))
-            if text:
-                yield text
-            if stops.stopped:
-                tokens.close()
-                return "stop"
-        tail = stops.push(decoder.flush())
-        tail += stops.flush()
-        if tail:
-            yield tail
-        return "stop" if stops.stopped else reason
+        return (yield from stream_tokens_as_text(tokens, self.tokenizer, params.stop))

@@ -8,6 +8,8 @@ tokens show whether it is one; the stop string itself is never emitted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 REPLACEMENT = "\ufffd"  # what a tokenizer decodes an incomplete UTF-8 sequence to
 
 
@@ -86,3 +88,27 @@ class StopStrings:
         """At the end of generation the held-back text was not a stop string after all."""
         out, self.pending = ("" if self.stopped else self.pending), ""
         return out
+
+
+def stream_tokens_as_text(tokens: Iterator[int], tokenizer, stop: Sequence[str] = ()) -> Iterator[str]:
+    """Turn a token generator into text deltas: never a broken UTF-8 character, never (part of) a stop
+    string. Returns the token generator's finish reason, or "stop" when a stop string ended it (the
+    token generator is then closed, so generation stops too)."""
+    decoder, stops = IncrementalDecoder(tokenizer), StopStrings(stop)
+    reason = "length"
+    while True:
+        try:
+            token = next(tokens)
+        except StopIteration as done:
+            reason = done.value
+            break
+        text = stops.push(decoder.push(token))
+        if text:
+            yield text
+        if stops.stopped:
+            tokens.close()
+            return "stop"
+    tail = stops.push(decoder.flush()) + stops.flush()
+    if tail:
+        yield tail
+    return "stop" if stops.stopped else reason

@@ -12,8 +12,8 @@ For each question the Mamba state is restored from the snapshot, the question's 
 prefilled from position ``shared`` (overwriting the previous question's KV rows), and decoding goes on
 from there. With greedy sampling this gives the same tokens as prefilling the whole prompt.
 
-This drives the engine through its public tensor API (``new_cache``, ``prefill(start=)``,
-``decode_step``); an engine entry point that generates from a prefilled cache would let it shrink.
+This drives the engine through its public API: ``new_cache``, ``prefill(start=)`` for the prefix and
+each question, then ``decode_from`` (the engine's own sampling and decode loop) for the answer.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 
-import torch
-
-from model.sampling import Sampler, SamplingParams
-from model.streaming import IncrementalDecoder, StopStrings
+from model.sampling import SamplingParams
+from model.streaming import stream_tokens_as_text
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +84,10 @@ class PrefixReuse:
     def tokens(self, qid: str, params: SamplingParams,
                should_stop: Callable[[], bool] | None = None) -> Iterator[int]:
         """New token ids for question ``qid``; returns why it ended: "stop", "length" or "cancelled"."""
-        engine, n = self.engine, len(self.prompts[qid])
         try:
             logits, cache = self.prefill(qid)
-            sampler, eos = Sampler(params, engine.device), set(engine.config.eos_token_ids)
-            for i in range(params.max_tokens):
-                if should_stop is not None and should_stop():
-                    return "cancelled"
-                with torch.inference_mode():
-                    token = sampler(logits)
-                if int(token) in eos:
-                    return "stop"
-                yield int(token)
-                if i + 1 < params.max_tokens:
-                    logits = engine.decode_step(token, cache, n + i)
-            return "length"
+            return (yield from self.engine.decode_from(logits, cache, len(self.prompts[qid]), params,
+                                                       should_stop))
         finally:
             self._left.discard(qid)
             if not self._left:  # the document's last question: free the KV cache now
@@ -109,21 +96,5 @@ class PrefixReuse:
     def stream_text(self, qid: str, params: SamplingParams,
                     should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
         """Text deltas like ``Engine.stream_text``; returns the finish reason."""
-        decoder, stops = IncrementalDecoder(self.engine.tokenizer), StopStrings(params.stop)
         tokens = self.tokens(qid, params, should_stop)
-        while True:
-            try:
-                token = next(tokens)
-            except StopIteration as done:
-                reason = done.value
-                break
-            text = stops.push(decoder.push(token))
-            if text:
-                yield text
-            if stops.stopped:
-                tokens.close()
-                return "stop"
-        tail = stops.push(decoder.flush()) + stops.flush()
-        if tail:
-            yield tail
-        return "stop" if stops.stopped else reason
+        return (yield from stream_tokens_as_text(tokens, self.engine.tokenizer, params.stop))
