@@ -96,31 +96,33 @@ class GenerationWorker:
             with self._lock:
                 self._waiting -= 1
                 self._running = True
-            reason = "failed"
+            final: Event = Failed("generation failed: the worker stopped unexpectedly")
             try:
-                reason = self._run_one(job)
+                final = self._run_one(job)
             finally:
+                # Free the slot *before* the client hears the end: a client that sends its next request
+                # as soon as this one returns must find the worker idle, not get a spurious 429.
+                reason = final.finish_reason if isinstance(final, Finished) else "failed"
                 with self._lock:
                     self._running = False
                     self._finished[reason] = self._finished.get(reason, 0) + 1
+                job.emit(final)
 
-    def _run_one(self, job: Job) -> str:
+    def _run_one(self, job: Job) -> Event:
+        """Run one job, emitting its deltas; return its final event (the caller emits it)."""
         if job.cancel.is_set():
             log.info("skipped a request whose client left while it waited")
-            job.emit(Finished("cancelled", 0))
-            return "cancelled"
+            return Finished("cancelled", 0)
         t0 = time.perf_counter()
         try:
             done = self._run_job(job)
         except Exception as e:  # the request fails, the server goes on
             log.exception("generation failed")
-            job.emit(Failed(_public_message(e)))
-            return "failed"
+            return Failed(_public_message(e))
         log.info("generated %d tokens (%s) for a %d-token prompt in %.0f ms, waited %.0f ms",
                  done.completion_tokens, done.finish_reason, len(job.prompt_ids),
                  (time.perf_counter() - t0) * 1000, (t0 - job.queued_at) * 1000)
-        job.emit(done)
-        return done.finish_reason
+        return done
 
 
 def _public_message(e: Exception) -> str:

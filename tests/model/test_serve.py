@@ -20,6 +20,9 @@ KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 MESSAGES = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "What is HbA1c?"}]
 LONG = 4000  # answer tokens for requests that must still be generating while the test acts
+# Greedy for those: the tiny model never emits EOS on MESSAGES greedily, while sampling (the API's
+# default temperature is 1) can end after a handful of tokens and race the test.
+LONG_BODY = {"messages": MESSAGES, "max_tokens": LONG, "temperature": 0}
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +137,7 @@ def test_oversize_body_is_refused_before_reading(server):
 
 def test_queue_full_gives_429_and_disconnect_stops_generation(server):
     before = wait_idle(server.url)["queue"]["finished"].get("cancelled", 0)
-    body = {"messages": MESSAGES, "max_tokens": LONG, "stream": True}
+    body = {**LONG_BODY, "stream": True}
     with httpx.stream("POST", server.url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60) as r:
         lines = r.iter_lines()
         assert next(lines).startswith("data: ")  # accepted and queued: the worker is now busy
@@ -154,7 +157,7 @@ def test_non_streaming_client_that_times_out_cancels_generation(server):
     before = wait_idle(server.url)["queue"]["finished"].get("cancelled", 0)
     try:
         r = httpx.post(server.url + "/v1/chat/completions", headers=AUTH, timeout=httpx.Timeout(60, read=1.0),
-                       json={"messages": MESSAGES, "max_tokens": LONG})
+                       json=LONG_BODY)
         pytest.fail(f"expected the client to time out, got {r.status_code}: {r.text[:300]}")
     except httpx.ReadTimeout:
         pass
