@@ -15,8 +15,9 @@ $py -m ingest add data/samples/patients data/samples/reference --collection samp
 echo; echo "== 2/3 retrieval quality on the bundled question set (dense vs BM25 vs hybrid)"
 $py -m retrieval eval --collection samples --questions data/samples/questions.jsonl
 
-# On a CPU the engine reads ~2-3K prompt tokens/s, so the demo packs 16K-token prompts; on a GPU (or with
-# DOCQA_BUDGET unset and a server) prompts use the model's whole context window.
+# On 2 CPU cores the engine prefills the tiny model at 5-10K tokens/s and far slower for a real checkpoint
+# (docs/benchmarks.md), so the demo packs 16K-token prompts; set DOCQA_BUDGET, or use a GPU or a server,
+# for prompts that fill the model's whole context window.
 budget=${DOCQA_BUDGET:-16000}
 echo; echo "== 3/3 questions answered end to end (retrieval, packing, Jamba engine, checked citations; budget $budget tokens)"
 while IFS= read -r q; do
