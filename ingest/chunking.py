@@ -32,12 +32,17 @@ class ChunkConfig:
     max_tokens: int = 200  # MiniLM truncates at 256 word pieces incl. [CLS]/[SEP]; leave slack
     overlap_tokens: int = 32  # at most this much of a chunk's tail is repeated at the next chunk's head
     overlap_sentences: int = 2  # ... and at most this many sentences
+    # What each chunk's vector is also told (``ingest.context``): "headings" = the document's title and
+    # the headings above the chunk; "title"; or "none" (collections made before this setting existed).
+    context: str = "headings"
 
     def __post_init__(self):
         if self.max_tokens < 8:
             raise ValueError(f"max_tokens must be at least 8, got {self.max_tokens}")
         if not 0 <= self.overlap_tokens < self.max_tokens:
             raise ValueError("overlap_tokens must be in [0, max_tokens)")
+        if self.context not in ("none", "title", "headings"):
+            raise ValueError(f"context must be none, title or headings, got {self.context!r}")
 
 
 def word_starts(text: str) -> np.ndarray:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chunking import ChunkConfig, chunk_spans
+from .context import CONTEXT_TOKENS, embedding_texts
 from .errors import CollectionNotFound, EmbeddingMismatch, ReaderError, StoreError
 from .store import (
     CollectionSettings,
@@ -204,10 +205,10 @@ def _load_embedder(model: str | None):
 
 def _fit_chunking(config: ChunkConfig, embedder) -> ChunkConfig:
     """Chunks longer than the embedder's window would be silently truncated: cap them."""
-    cap = embedder.max_chunk_tokens
+    cap = embedder.max_chunk_tokens - (CONTEXT_TOKENS if config.context != "none" else 0)
     if config.max_tokens <= cap:
         return config
-    return ChunkConfig(cap, min(config.overlap_tokens, cap // 4), config.overlap_sentences)
+    return ChunkConfig(cap, min(config.overlap_tokens, cap // 4), config.overlap_sentences, config.context)
 
 
 def _list_files(paths: list[Path], options, report: IngestReport) -> list[tuple[Path, Path]]:
@@ -352,7 +353,8 @@ class _Batcher:
             self.report.unchanged += 1
             return
         doc = _document(parsed, self.store.name, self.counter.count(parsed.text))
-        t_hash = text_hash(doc.text)
+        # What the chunks' vectors depend on: the text, and with a context line also the title.
+        t_hash = text_hash(doc.text if self.chunking.context == "none" else f"{doc.title}\n{doc.text}")
         spans = None
         if known is None or known[1] != t_hash:
             embedder = self.lazy.get()
@@ -364,11 +366,18 @@ class _Batcher:
             self.n_chunks -= len(dropped.update.spans)
         self.pending[doc.doc_id] = _Pending(update, known is None)
 
+    def _embedding_texts(self, update: DocumentWrite) -> list[str]:
+        if not update.spans:
+            return []
+        doc = update.document
+        return embedding_texts(doc.text, doc.title, list(update.spans), self.chunking.context,
+                               self.lazy.get().token_starts)
+
     def flush(self) -> None:
         if not self.pending:
             return
         pending = list(self.pending.values())
-        texts = [p.update.document.text[s:e] for p in pending for s, e in p.update.spans or ()]
+        texts = [t for p in pending for t in self._embedding_texts(p.update)]
         vecs = self.lazy.get().encode(texts) if texts else None
         updates, at = [], 0
         for p in pending:

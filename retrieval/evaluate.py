@@ -30,13 +30,17 @@ from pathlib import Path
 
 from retrieval.lexical import LexicalCache
 from retrieval.pack import CachedCounter, pack
-from retrieval.retriever import MODES, Retriever
+from retrieval.retriever import Retriever, RetrieverConfig
 
 log = logging.getLogger(__name__)
 
 BUDGETS = (32_768, 65_536, 131_072)
 RANK_KS = (1, 3, 5)
 SEARCH_K = 30  # documents retrieved per question: enough to fill a 128K budget with the sample corpus
+# Columns of the evaluation: label -> (retriever mode, fusion). "hybrid" is what the product runs;
+# "hybrid-rrf" is the same rankers fused by reciprocal rank, for comparison.
+RUNS = {"dense": ("dense", "zscore"), "bm25": ("bm25", "zscore"), "hybrid": ("hybrid", "zscore"),
+        "hybrid-rrf": ("hybrid", "rrf")}
 
 
 @dataclass(frozen=True)
@@ -137,20 +141,28 @@ def evaluate_mode(retriever: Retriever, questions: Sequence[Question], budgets: 
 
 
 def evaluate(store, embedder, questions: Sequence[Question], *, count_tokens: Callable[[str], int],
-             modes: Sequence[str] = MODES, budgets: Sequence[int] = BUDGETS, k: int = SEARCH_K) -> dict:
-    """Every mode over the same questions; returns {"modes": {mode: metrics}, ...} (JSON-ready)."""
+             modes: Sequence[str] = tuple(RUNS), budgets: Sequence[int] = BUDGETS, k: int = SEARCH_K) -> dict:
+    """Every run (``RUNS`` labels) over the same questions; {"modes": {label: metrics}, ...} (JSON-ready)."""
     counted = CachedCounter(count_tokens)  # whole documents recur across modes and budgets
     lexical = LexicalCache()  # one BM25 build shared by the bm25 and hybrid retrievers
     results = {}
-    for mode in modes:
-        retriever = Retriever(store, embedder if mode != "bm25" else None, mode, lexical_cache=lexical)
+    for label in modes:
+        mode, fusion = RUNS[label]
+        retriever = Retriever(store, embedder if mode != "bm25" else None, mode, lexical_cache=lexical,
+                              config=RetrieverConfig(fusion=fusion))
         began = time.perf_counter()
-        results[mode] = evaluate_mode(retriever, questions, budgets, counted, k)
-        log.info("evaluated %s on %d questions in %.1fs", mode, len(questions), time.perf_counter() - began)
+        results[label] = evaluate_mode(retriever, questions, budgets, counted, k)
+        log.info("evaluated %s on %d questions in %.1fs", label, len(questions), time.perf_counter() - began)
     info = store.info
     return {"collection": info.name, "n_documents": info.n_documents, "n_chunks": info.n_chunks,
             "embed_model": info.embed_model, "n_questions": len(questions), "budgets": list(budgets),
-            "modes": results}
+            "ceiling": ceiling(questions), "modes": results}
+
+
+def ceiling(questions: Sequence[Question]) -> dict[str, float]:
+    """The best recall@k any ranking can reach: a question with more gold documents than k caps it."""
+    return {f"recall@{k}": statistics.fmean(min(k, len(q.gold_doc_ids)) / len(q.gold_doc_ids)
+                                            for q in questions) for k in RANK_KS} if questions else {}
 
 
 def format_table(report: dict) -> str:
@@ -158,10 +170,13 @@ def format_table(report: dict) -> str:
     modes = list(report["modes"])
     metrics = list(next(iter(report["modes"].values()))["overall"])
     runs = [report["modes"][m] for m in modes]
-    lines = [f"{'metric':<14}" + "".join(f"{m:>10}" for m in modes)]
+    lines = [f"{'metric':<14}" + "".join(f"{m:>11}" for m in modes)]
     for metric in metrics:
-        lines.append(f"{metric:<14}" + "".join(f"{r['overall'][metric]:>10.3f}" for r in runs))
-    lines.append(f"{'search ms p50':<14}" + "".join(f"{r['search_ms_p50']:>10.1f}" for r in runs))
+        lines.append(f"{metric:<14}" + "".join(f"{r['overall'][metric]:>11.3f}" for r in runs))
+    lines.append(f"{'search ms p50':<14}" + "".join(f"{r['search_ms_p50']:>11.1f}" for r in runs))
+    if report.get("ceiling"):
+        best = ", ".join(f"{k} {v:.3f}" for k, v in report["ceiling"].items())
+        lines.append(f"best reachable (questions with more gold documents than k): {best}")
     return "\n".join(lines)
 
 
@@ -169,9 +184,9 @@ def format_by_type(report: dict, metric: str = "recall@3") -> str:
     """``metric`` per question type and mode: where each ranker wins or loses."""
     modes = list(report["modes"])
     types = list(next(iter(report["modes"].values()))["by_type"])
-    lines = [f"{metric + ' by type':<22}{'n':>4}" + "".join(f"{m:>10}" for m in modes)]
+    lines = [f"{metric + ' by type':<22}{'n':>4}" + "".join(f"{m:>11}" for m in modes)]
     for t in types:
         n = report["modes"][modes[0]]["by_type"][t]["n"]
-        cells = "".join(f"{report['modes'][m]['by_type'][t][metric]:>10.3f}" for m in modes)
+        cells = "".join(f"{report['modes'][m]['by_type'][t][metric]:>11.3f}" for m in modes)
         lines.append(f"{t:<22}{n:>4}" + cells)
     return "\n".join(lines)

@@ -5,10 +5,27 @@ Budget arithmetic (all in tokens of the model's tokenizer)::
     budget = reserve (the answer) + overhead (system prompt, question, message frame) + documents
 
 Documents are taken in rank order (explicitly selected ones first, as the retriever returns them).
-Each goes in whole when its wrapped form fits the room left; otherwise it is reduced to its most
-relevant sections (``reduce``) if at least ``min_reduced_tokens`` are left, else dropped with a reason.
-At most one document is reduced: the reduction takes the room left, so after it only documents that
-fit whole can still go in.
+Each goes in whole when its wrapped form fits the room left. Otherwise, if at least
+``min_reduced_tokens`` are left, it is reduced to its most relevant sections (``reduce``), else dropped
+with a reason. How much room a reduction gets decides whether a question about several long records
+(which patients are allergic to latex?) sees every one of them or one record padded out with the rest
+of its history. The rule:
+
+1. *Half the room left, at most.* In a first pass, in rank order, a reduction takes at most half the
+   room left (at least ``min_reduced_tokens``), or all of it when no candidate comes after: whatever a
+   document takes, the candidates ranked after it keep at least as much. The top record gets the most
+   context, and the records ranked after it are not crowded out.
+2. *Relevant sections first.* Within its share a reduction keeps the units ``reduce`` judges relevant
+   (best first), then the next-best units around them: answers often sit next to the matched line (the
+   culture result one line below "septic shock"); on the sample questions, reductions cut to their
+   relevant units alone lost such answers (issue 4).
+3. *Give back.* Room left after the pass (later candidates that were small, or none) goes back in rank
+   order: first to reductions whose relevant units did not all fit their share, up to those units, then
+   to every reduction, to widen it.
+
+Whole documents are not capped: one that fits the room left goes in whole, in rank order, exactly as
+without reduction. Several documents may be reduced; a lone oversized document gets the whole room.
+Each reduced document's note counts what it kept and omitted, and each dropped one says why.
 The packed documents are then laid out in the requested order and the chat messages are built.
 
 Counting: every piece is counted with ``count_tokens`` (whole documents may use their stored count,
@@ -44,6 +61,7 @@ DEFAULT_RESERVE = 1024  # tokens kept for the answer: a cited multi-paragraph an
 MIN_REDUCED_TOKENS = 200  # below this a reduced document is a few sentences: more confusing than useful
 ORDERS = ("edges", "rank", "reverse", "chronological")
 _SURELY_TOO_BIG = 2  # stored n_tokens (the collection's tokenizer) vs the model's: never 2x apart
+_MIN_GROWTH = 64  # tokens: less than a short paragraph and its mark; not worth re-counting a reduction
 _MAX_REPACKS = 4  # exact-count retries; one is almost always enough (template tokens are few)
 STORED_COUNT_MARGIN = 2  # tokens that may merge or split where a stored text meets its wrapper
 
@@ -86,48 +104,102 @@ def _whole_cost(sd: ScoredDocument, count_tokens: CountTokens, stored_counts: bo
     return count_tokens(_wrapped(sd, sd.document.text, False))
 
 
-def _fit_one(sd: ScoredDocument, rank: int, question: str, room: int, count_tokens: CountTokens,
-             reduce: bool, min_reduced: int, stored_counts: bool) -> PackedDocument | DroppedDocument:
-    """One document against the room left: whole, reduced, or dropped with a reason."""
+def _common(sd: ScoredDocument, rank: int) -> dict:
     doc = sd.document
-    common = {"doc_id": doc.doc_id, "title": doc.title, "score": sd.score, "rank": rank}
-    # A document whose stored count is far above the room cannot fit whole: do not tokenize it to learn so.
-    too_big = doc.n_tokens > _SURELY_TOO_BIG * max(room, 0)
-    full = doc.n_tokens if too_big else _whole_cost(sd, count_tokens, stored_counts)
-    if not too_big and full <= room:
-        return PackedDocument(metadata=doc.metadata, text=doc.text, n_tokens=full, original_tokens=full,
-                              selected=sd.selected, kept=((0, len(doc.text)),), **common)
-    needs = f"needs {'~' if too_big else ''}{full:,} tokens, {max(room, 0):,} left"
-    if not reduce or room < min_reduced:
-        return DroppedDocument(n_tokens=full, reason=needs, **common)
-    cut = reduce_document(doc.text, question, room, count_tokens,
-                          lambda text: _wrapped(sd, text, True), sd.hits)
+    return {"doc_id": doc.doc_id, "title": doc.title, "score": sd.score, "rank": rank}
+
+
+def _reduced(sd: ScoredDocument, rank: int, question: str, room: int, full: int,
+             count_tokens: CountTokens, beyond_relevant: bool = False) -> tuple[PackedDocument | None, bool]:
+    """``sd`` reduced to its relevant sections within ``room`` (None when no section fits), and whether
+    every relevant section is in."""
+    doc = sd.document
+    cut = reduce_document(doc.text, question, room, count_tokens, lambda text: _wrapped(sd, text, True),
+                          sd.hits, beyond_relevant)
     if cut is None:
-        return DroppedDocument(n_tokens=full, reason=needs + ", and no section fits", **common)
+        return None, False
     return PackedDocument(metadata=doc.metadata, text=cut.text, n_tokens=cut.n_tokens, original_tokens=full,
-                          selected=sd.selected, reduced=True, kept=cut.kept, note=cut.note, **common)
+                          selected=sd.selected, reduced=True, kept=cut.kept, note=cut.note,
+                          **_common(sd, rank)), cut.complete
+
+
+def _unique(ranked: Sequence[ScoredDocument]) -> list[tuple[int, ScoredDocument]]:
+    """(rank, document) pairs, each document once, at its first rank."""
+    seen: set[str] = set()
+    out = []
+    for rank, sd in enumerate(ranked, start=1):
+        if sd.doc_id not in seen:
+            seen.add(sd.doc_id)
+            out.append((rank, sd))
+    return out
+
+
+def _grow(rank: int, sd: ScoredDocument, full: int, packed: dict[int, PackedDocument], room: int,
+          question: str, count_tokens: CountTokens, beyond_relevant: bool) -> int:
+    """Let document ``rank``'s reduction use ``room`` more tokens; returns the room left."""
+    had = packed[rank].n_tokens if rank in packed else 0
+    if room >= _MIN_GROWTH:
+        grown, _ = _reduced(sd, rank, question, room + had, full, count_tokens, beyond_relevant)
+        if grown is not None and grown.n_tokens > had:
+            packed[rank] = grown
+            room -= grown.n_tokens - had
+    return room
+
+
+def _give_back(docs: dict[int, tuple[ScoredDocument, int, str]], short: list[int],
+               packed: dict[int, PackedDocument], dropped: dict[int, DroppedDocument], room: int,
+               question: str, count_tokens: CountTokens, min_reduced: int) -> None:
+    """Step 3 of the rule: the room left goes, in rank order, to the reductions whose relevant units did
+    not all fit, up to those units; then what is still left widens every reduction, in rank order.
+    ``docs`` maps rank -> (document, whole cost, that cost in words); ``packed``/``dropped`` are updated."""
+    for rank in short:
+        sd, full, size = docs[rank]
+        room = _grow(rank, sd, full, packed, room, question, count_tokens, False)
+        if rank not in packed:
+            reason = f"needs {size} tokens, {max(room, 0):,} left"
+            if room >= min_reduced:
+                reason += ", and no section fits"
+            dropped[rank] = DroppedDocument(n_tokens=full, reason=reason, **_common(sd, rank))
+    for rank in sorted(r for r, d in packed.items() if d.reduced):
+        sd, full, _ = docs[rank]
+        room = _grow(rank, sd, full, packed, room, question, count_tokens, True)
 
 
 def _select(ranked: Sequence[ScoredDocument], question: str, room: int, count_tokens: CountTokens,
             reduce: bool, min_reduced: int, stored_counts: bool,
             ) -> tuple[list[PackedDocument], list[DroppedDocument]]:
-    packed: list[PackedDocument] = []
-    dropped: list[DroppedDocument] = []
-    seen: set[str] = set()
-    for rank, sd in enumerate(ranked, start=1):
-        if sd.doc_id in seen:
-            continue
-        seen.add(sd.doc_id)
-        result = _fit_one(sd, rank, question, room, count_tokens, reduce, min_reduced, stored_counts)
-        if isinstance(result, PackedDocument):
-            packed.append(result)
-            room -= result.n_tokens
-            # A reduction fills the room it was given up to less than one section: later documents
-            # may still go in whole, but reducing them too would only add scraps (and cost time).
-            reduce = reduce and not result.reduced
+    """The rule of the module docstring: in rank order, whole documents that fit and reductions within
+    their share; then ``_give_back``."""
+    candidates = _unique(ranked)
+    packed: dict[int, PackedDocument] = {}
+    dropped: dict[int, DroppedDocument] = {}
+    docs: dict[int, tuple[ScoredDocument, int, str]] = {}
+    short: list[int] = []
+    for i, (rank, sd) in enumerate(candidates):
+        doc = sd.document
+        # A document whose stored count is far above the room cannot fit whole: do not tokenize it to
+        # learn so.
+        too_big = doc.n_tokens > _SURELY_TOO_BIG * max(room, 0)
+        full = doc.n_tokens if too_big else _whole_cost(sd, count_tokens, stored_counts)
+        docs[rank] = (sd, full, f"{'~' if too_big else ''}{full:,}")
+        if not too_big and full <= room:
+            packed[rank] = PackedDocument(metadata=doc.metadata, text=doc.text, n_tokens=full,
+                                          original_tokens=full, selected=sd.selected,
+                                          kept=((0, len(doc.text)),), **_common(sd, rank))
+            room -= full
+        elif not reduce or room < min_reduced:
+            reason = f"needs {docs[rank][2]} tokens, {max(room, 0):,} left"
+            dropped[rank] = DroppedDocument(n_tokens=full, reason=reason, **_common(sd, rank))
         else:
-            dropped.append(result)
-    return packed, dropped
+            share = room if i == len(candidates) - 1 else min(room, max(room // 2, min_reduced))
+            result, complete = _reduced(sd, rank, question, share, full, count_tokens, beyond_relevant=True)
+            if result is not None:
+                packed[rank] = result
+                room -= result.n_tokens
+            if not complete:
+                short.append(rank)
+    _give_back(docs, short, packed, dropped, room, question, count_tokens, min_reduced)
+    return [packed[r] for r in sorted(packed)], [dropped[r] for r in sorted(dropped)]
 
 
 def arrange(documents: Sequence[PackedDocument], order: str) -> list[PackedDocument]:

@@ -3,7 +3,8 @@
 Rankers work on chunks (dense vectors through FAISS, BM25 over chunk text); their hits are aggregated
 to documents (``fusion.aggregate``). The lexical side also matches the question against documents'
 identifying fields (``fields``: a named patient or drug). In hybrid mode (and in bm25 mode when a field
-matches) the rankings are fused by reciprocal rank. Metadata filters
+matches) the rankings are fused: by default by summing standardized scores (``fusion.zfuse``), or by
+reciprocal rank (``fusion="rrf"``). Metadata filters
 become one allowed set of document ids that both rankers honour. Documents the caller names
 (``doc_ids``: a clinician picks the patient) come first, marked ``selected``, whatever the filters
 say; retrieval fills the rest up to ``k``. The retriever knows documents and scores, not prompts:
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import DocumentNotFound, EmbeddingMismatch
+from retrieval import calibrate
 from retrieval.dense import dense_search
 from retrieval.errors import EmptyQuestion
 from retrieval.fields import FieldIndex
 from retrieval.filters import Filters
-from retrieval.fusion import Candidate, aggregate, rrf
+from retrieval.fusion import Candidate, Ranking, aggregate, rrf, zfuse
 from retrieval.lexical import LexicalCache
 from retrieval.rerank import PASSAGE_HITS, Reranker, passage
 from retrieval.types import ScoredDocument
@@ -31,6 +33,7 @@ from retrieval.types import ScoredDocument
 log = logging.getLogger(__name__)
 
 MODES = ("dense", "bm25", "hybrid")
+FUSIONS = ("zscore", "rrf")
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,10 @@ class RetrieverConfig:
 
     chunk_depth: int = 200  # chunks per ranker per query: ~10 hits per document for k=20
     chunks_per_doc: int = 10  # depth grows with k so k documents can be found: max(chunk_depth, k * this)
-    rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+    fusion: str = "zscore"  # how rankings combine: summed z-scores, or "rrf" (see retrieval.fusion)
+    rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009), for fusion="rrf"
     rerank_depth: int = 20  # documents re-scored by the reranker, when one is configured
+    length_correction: bool = True  # dense: discount the best-of-n advantage of long documents (calibrate)
 
 
 class Retriever:
@@ -50,6 +55,8 @@ class Retriever:
                  config: RetrieverConfig = RetrieverConfig(), lexical_cache: LexicalCache | None = None):
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+        if config.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {config.fusion!r}; choose one of {', '.join(FUSIONS)}")
         if mode != "bm25":
             if embedder is None:
                 raise ValueError(f"{mode} retrieval needs an embedder; use mode='bm25' without one")
@@ -61,6 +68,7 @@ class Retriever:
         self.config = config
         self._lexical = lexical_cache or LexicalCache()
         self._summaries: tuple[int, dict, FieldIndex] | None = None
+        self._scale: tuple[int, calibrate.Scale, dict[str, int]] | None = None
 
     @classmethod
     def open(cls, data_dir: str | Path, collection: str, *, embed_model: str | None = None,
@@ -106,20 +114,30 @@ class Retriever:
     def rank(self, question: str, k: int, allowed: set[str] | None = None) -> list[Candidate]:
         """Document ids ranked for ``question`` (no text fetched): the rankers and their fusion."""
         depth = max(self.config.chunk_depth, k * self.config.chunks_per_doc)
-        rankings = []
+        rankings: list[Ranking] = []
         if self.mode in ("dense", "hybrid"):
             vector = self.embedder.encode([question])[0]
             hits = dense_search(self.store, vector, depth, allowed, want_docs=k)
-            rankings.append(aggregate(hits, "dense"))
+            dense = aggregate(hits, "dense")
+            if self.config.length_correction:
+                scale, counts = self._dense_scale()
+                dense = calibrate.correct(dense, counts, scale.moments(vector))
+            rankings.append(Ranking(dense))
         if self.mode in ("bm25", "hybrid"):
             lexical = self._lexical.get(self.store, _folder(self.store))
-            rankings.append(aggregate(lexical.search(question, depth, allowed), "bm25"))
+            hits = lexical.search(question, depth, allowed)
+            # Every chunk with a matching term is listed unless the list was cut at ``depth``: then an
+            # unlisted document scores 0, else at most the lowest listed score.
+            rankings.append(Ranking(aggregate(hits, "bm25"), floor=0.0 if len(hits) < depth else None))
             named = self._field_index().search(question, k, allowed)
             if named:  # the question names a document's subject (a patient, a drug monograph)
-                rankings.append(named)
+                rankings.append(Ranking(named, floor=0.0))  # it lists every document it matches
         if len(rankings) == 1:
-            return rankings[0]
-        return rrf(rankings, k=self.config.rrf_k)
+            return list(rankings[0].candidates)
+        if self.config.fusion == "rrf":
+            return rrf([r.candidates for r in rankings], k=self.config.rrf_k)
+        population = len(allowed) if allowed is not None else len(self._summary_map())
+        return zfuse(rankings, population)
 
     def _allowed(self, filters: Filters | None) -> set[str] | None:
         if filters is None or not filters.active:
@@ -136,6 +154,14 @@ class Retriever:
             summaries = {s.doc_id: s for s in self.store.list_documents()}
             self._summaries = (generation, summaries, FieldIndex(summaries.values()))
         return self._summaries[1]
+
+    def _dense_scale(self) -> tuple[calibrate.Scale, dict[str, int]]:
+        """The sample for similarity moments and each document's chunk count, per store generation."""
+        generation = self.store.info.generation
+        if self._scale is None or self._scale[0] != generation:
+            scale = calibrate.Scale(self.store.sample_vectors(calibrate.SAMPLE))
+            self._scale = (generation, scale, self.store.chunk_counts())
+        return self._scale[1], self._scale[2]
 
     def _field_index(self) -> FieldIndex:
         self._summary_map()

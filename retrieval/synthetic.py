@@ -148,6 +148,14 @@ class ArrayStore:
         return [DocumentSummary(self.corpus.doc_id(d), f"Synthetic record {d}", {"kind": "synthetic"}, 0, "")
                 for d in range(self.corpus.n_docs)]
 
+    def chunk_counts(self) -> dict[str, int]:
+        n = self.corpus.n_chunks
+        return {self.corpus.doc_id(d): min(CHUNKS_PER_DOC, n - d * CHUNKS_PER_DOC)
+                for d in range(self.corpus.n_docs)}
+
+    def sample_vectors(self, n: int) -> np.ndarray:
+        return self.corpus.sample(min(n, self.corpus.n_chunks))
+
 
 def write_real_store(data_dir: Path, corpus: SyntheticCorpus, embedder, count_tokens: Callable[[str], int],
                      name: str = "bench") -> CollectionStore:

@@ -20,9 +20,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-if [ ! -f data/samples/MANIFEST.json ]; then
+# The corpus is a pure function of the generator's code (seeded): regenerate when that code changed.
+corpus_sha=$(cat ingest/samples/*.py | sha256sum | cut -d' ' -f1)
+if [ ! -f data/samples/MANIFEST.json ] || [ "$(cat data/samples/.generator.sha 2>/dev/null)" != "$corpus_sha" ]; then
   echo "[setup] generating the sample corpus"
   .venv/bin/python -m ingest.samples generate --out data/samples
+  echo "$corpus_sha" > data/samples/.generator.sha
 fi
 if [ ! -f data/tiny-jamba/config.json ]; then
   echo "[setup] building the tiny random-weights Jamba checkpoint"

@@ -13,11 +13,12 @@ from datetime import date
 
 from .clinical import LABS, fmt_bp, fmt_value
 from .history import History
+from .lay import QUESTIONS as LAY_QUESTIONS
 from .patient import Encounter, Episode
 from .reference import QUESTIONS as REFERENCE_QUESTIONS
 from .vocab import RARE_FAMILY
 
-TYPES = ("fact", "timeline", "multi_patient", "not_documented", "reference")
+TYPES = ("fact", "timeline", "multi_patient", "not_documented", "reference", "paraphrase")
 MONTHS = [
     "January",
     "February",
@@ -581,6 +582,9 @@ def build_questions(histories: list[History], seed: int) -> list[Question]:
     questions += list(absent_questions(regular, rng, 12))
     questions += [
         _q("reference", r.question, list(r.doc_ids), r.answer, list(r.facts)) for r in REFERENCE_QUESTIONS
+    ]
+    questions += [
+        _q("paraphrase", r.question, list(r.doc_ids), r.answer, list(r.facts)) for r in LAY_QUESTIONS
     ]
     return [{"id": f"q{i:03d}", **q} for i, q in enumerate(questions, 1)]
 

@@ -184,7 +184,7 @@ class CollectionStore:
             index_kind=meta["index_kind"],
             generation=gen,
             tokens_approximate=meta.get("tokens_approximate") == "1",
-            chunking=ChunkConfig(**json.loads(meta["chunking"])),
+            chunking=ChunkConfig(**{"context": "none", **json.loads(meta["chunking"])}),
         )
 
     def get_document(self, doc_id: str) -> Document:
@@ -211,6 +211,18 @@ class CollectionStore:
     def chunk_counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id").fetchall()
         return dict(rows)
+
+    def sample_vectors(self, n: int) -> np.ndarray:
+        """Up to ``n`` stored chunk vectors spread evenly over the collection (deterministic), (m, dim)."""
+        step = max(1, int(self.info.n_chunks) // max(n, 1))
+        rows = self.conn.execute(
+            "SELECT vector FROM chunks WHERE chunk_id % ? = 0 AND length(vector) = ? "
+            "ORDER BY chunk_id LIMIT ?",
+            (step, 4 * int(self.info.dim), n),
+        ).fetchall()
+        if not rows:
+            return np.zeros((0, int(self.info.dim)), dtype=np.float32)
+        return np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), -1)
 
     def _doc_text(self, doc_id: str) -> str:
         # Chunks of one document are contiguous in id order, so a one-entry cache fetches each text once.
@@ -490,6 +502,6 @@ def _settings_meta(name: str, s: CollectionSettings) -> dict[str, str]:
         "tokens_approximate": "1" if s.tokens_approximate else "0",
         "index_kind": s.index_kind,
         "chunking": json.dumps({"max_tokens": c.max_tokens, "overlap_tokens": c.overlap_tokens,
-                                "overlap_sentences": c.overlap_sentences}),
+                                "overlap_sentences": c.overlap_sentences, "context": c.context}),
         "created_at": str(time.time()),
     }

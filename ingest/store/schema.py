@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL,
     metadata TEXT NOT NULL,          -- JSON object
     content_hash TEXT NOT NULL,      -- sha256 of title + text + metadata
-    text_hash TEXT NOT NULL,         -- sha256 of text alone: unchanged => chunks and vectors kept
+    text_hash TEXT NOT NULL,         -- sha256 of what vectors depend on: text, plus title with context
     n_tokens INTEGER NOT NULL,
     sources TEXT NOT NULL,           -- JSON list of absolute paths the document was read from
     run_id INTEGER,

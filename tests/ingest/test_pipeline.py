@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingest.chunking import ChunkConfig
 from ingest.embed import cached_embedder
 from ingest.errors import EmbeddingMismatch
 from ingest.pipeline import add
@@ -74,10 +75,13 @@ def test_first_ingest_then_rerun_changes_nothing_and_embeds_nothing(tmp_path, em
     assert verify(tmp_path / "data", "c").clean
 
 
-def test_changed_file_replaces_its_document_and_title_change_reuses_vectors(tmp_path, embedder):
+@pytest.mark.parametrize("context", ["headings", "none"])
+def test_changed_file_replaces_its_document_and_a_title_change_re_embeds_only_with_context(
+        tmp_path, embedder, context):
     src = _corpus(tmp_path / "src")
-    _add(tmp_path, src, embedder)
-    before, _ = _snapshot(tmp_path)
+    _add(tmp_path, src, embedder, chunking=ChunkConfig(context=context))
+    before, info = _snapshot(tmp_path)
+    assert info.chunking.context == context
     new_text = "# Patient 2\n\nNew finding: atrial fibrillation on ECG."
     _note(src, "notes/n2.md", "N2", new_text + "\n")
     report = _add(tmp_path, src, embedder)
@@ -87,13 +91,29 @@ def test_changed_file_replaces_its_document_and_title_change_reuses_vectors(tmp_
     assert not old_n2 & set(after)
     assert [t for d, t in after.values() if d == "N2"] == [new_text]
 
+    # The title is part of each chunk's vector under a context line, so a new title re-embeds; without
+    # one the vectors depend on the text alone and are kept.
     _note(src, "notes/n2.md", "N2", new_text + "\n", title="Renamed")
     report = _add(tmp_path, src, embedder)
-    assert report.updated == ["N2"] and report.chunks_embedded == 0
+    assert report.updated == ["N2"] and report.chunks_embedded == (1 if context != "none" else 0)
     final, _ = _snapshot(tmp_path)
-    assert final == after
+    assert (final == after) == (context == "none")
+    assert sorted(t for d, t in final.values() if d == "N2") == [new_text]
     with CollectionStore.open(tmp_path / "data", "c") as store:
         assert store.get_document("N2").title == "Renamed"
+
+
+def test_chunk_vectors_carry_the_title_and_headings(tmp_path, embedder):
+    """A passage that never names its patient is found by a question that does."""
+    src = tmp_path / "src"
+    for i, name in enumerate(("Ada Moreau", "Bela Tanaka", "Cyrus Okafor")):
+        body = f"# Visits\n\n## 2021-03-0{i + 1} Clinic\n\nPotassium {4 + i}.1 mmol/L.\n"
+        _note(src, f"n{i}.md", f"P{i}", body, title=f"\"Medical history: {name}\"")
+    _add(tmp_path, src, embedder)
+    with CollectionStore.open(tmp_path / "data", "c") as store:
+        vector = embedder.encode(["Bela Tanaka potassium result"])
+        hit = store.search(vector, k=1)[0][0]
+        assert store.get_chunks([hit[0]])[0].doc_id == "P1"
 
 
 def test_bad_files_are_reported_and_the_rest_is_ingested(tmp_path, embedder):

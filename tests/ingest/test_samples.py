@@ -27,7 +27,7 @@ PATIENT_KEYS = {
     "last_date",
 }
 QUESTION_KEYS = {"id", "question", "type", "gold_doc_ids", "gold_answer", "gold_facts"}
-TYPES = {"fact", "timeline", "multi_patient", "not_documented", "reference"}
+TYPES = {"fact", "timeline", "multi_patient", "not_documented", "reference", "paraphrase"}
 
 
 @pytest.fixture(scope="module")

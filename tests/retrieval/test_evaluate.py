@@ -47,7 +47,7 @@ def test_evaluate_compares_modes_side_by_side(clinic, embedder, tmp_path):
     store = CollectionStore.open(*clinic)
     report = evaluate(store, embedder, questions, count_tokens=count_words, budgets=(1200, 6000))
     store.close()
-    assert list(report["modes"]) == ["dense", "bm25", "hybrid"]
+    assert list(report["modes"]) == ["dense", "bm25", "hybrid", "hybrid-rrf"]
     hybrid = report["modes"]["hybrid"]["overall"]
     assert hybrid["recall@5"] == 1.0 and hybrid["mrr"] > 0.8
     assert hybrid["packed@5K"] == 1.0  # the whole clinic fits in 6,000 words
@@ -56,7 +56,8 @@ def test_evaluate_compares_modes_side_by_side(clinic, embedder, tmp_path):
     assert hybrid["facts@5K"] == 1.0  # every gold fact string is in the prompt
     assert report["modes"]["bm25"]["by_type"]["multi_patient"]["n"] == 1
     table = format_table(report)
-    assert table.splitlines()[0].split() == ["metric", "dense", "bm25", "hybrid"]
+    assert table.splitlines()[0].split() == ["metric", "dense", "bm25", "hybrid", "hybrid-rrf"]
+    assert "best reachable" in table and report["ceiling"]["recall@1"] < 1.0  # a multi-patient question
     assert "recall@3" in table and "packed@5K" in table
     assert "multi_patient" in format_by_type(report)
 
