@@ -35,6 +35,7 @@ from torch import nn
 
 from model.config import PRESETS, JambaConfig
 from model.layout import count_active_parameters
+from model.timing import ATTENTION_CLASSES, seconds_inside
 
 MiB = 1 << 20
 
@@ -157,8 +158,13 @@ def _run_ours(spec: dict, engine=None) -> dict:
             token = engine.decode_step(token, cache, n + i).argmax(-1)
 
     _, decode_s = _best_of(rep, dev, decode)
+    peak = _peak_bytes(dev)  # before the extra pass below, which is not part of the request
+    attention = seconds_inside(engine.model, ATTENTION_CLASSES,
+                               lambda: engine.prefill(ids, cache, spec["chunk"]), lambda: _sync(dev))
     return {
         **_timings(n, n_decode, ttft, decode_s),
+        "attention_s": attention,
+        "peak_bytes_run": peak,
         "before_bytes": before,
         "kernels": _kernel_name(engine, dev),
         **_model_facts(engine.model),
@@ -288,8 +294,12 @@ def _run_hf(spec: dict, model=None, config: JambaConfig | None = None) -> dict:
             cache = getattr(step, kw)
 
     _, decode_s = _best_of(rep, dev, decode)
+    peak = _peak_bytes(dev)  # before the extra pass below, which is not part of the request
+    attention = seconds_inside(model, ATTENTION_CLASSES,
+                               lambda: model(ids, use_cache=True, logits_to_keep=1), lambda: _sync(dev))
     attn = getattr(model.config, "_attn_implementation", None)
-    return {**_timings(n, n_decode, ttft, decode_s), "before_bytes": before, "attention": attn,
+    return {**_timings(n, n_decode, ttft, decode_s), "attention_s": attention, "peak_bytes_run": peak,
+            "before_bytes": before, "attention": attn,
             "transformers": _version("transformers"), **_model_facts(model), "config": config}
 
 
@@ -340,8 +350,9 @@ def worker(spec: dict) -> dict:
 def _finish(spec: dict, result: dict) -> dict:
     config = result.pop("config")
     before = result.pop("before_bytes")
+    run_peak = result.pop("peak_bytes_run", None)
     # max(): Linux batches RSS counts per thread, so a CPU peak read later can trail by a few 100 KiB
-    result["peak_bytes"] = max(_peak_bytes(spec["device"]), before)
+    result["peak_bytes"] = max(run_peak if run_peak is not None else _peak_bytes(spec["device"]), before)
     result["request_bytes"] = result["peak_bytes"] - before  # cache + activations
     result["tflops"] = prefill_flops(config, spec["length"]) / result["ttft_s"] / 1e12
     return result
@@ -411,14 +422,23 @@ def _row(n: int, ours: dict, hf: dict | None, cuda: bool) -> str:
             _fmt(r["decode_tok_s"], ",.1f"),
         ]
 
-    speedup = "-"
+    speedup, attention, bound = "-", "-", "-"
     if hf and "error" not in hf and "error" not in ours:
         speedup = f"{ours['prefill_tok_s'] / hf['prefill_tok_s']:.1f}x"
+        if ours.get("attention_s") and hf.get("attention_s"):
+            attention = f"{ours['attention_s']:.2f} / {hf['attention_s']:.2f}"
+            bound = f"{speedup_bound(hf['ttft_s'], ours['attention_s'], hf['attention_s']):.1f}x"
     extra = []
     if cuda:
         share = ours.get("share_of_matmul_peak")
         extra = [f"{ours['tflops']:.1f} ({share:.0%})" if share is not None else ""]
-    return " | ".join([f"{n:>7,}", *cells(ours), *extra, *cells(hf), speedup])
+    return " | ".join([f"{n:>7,}", *cells(ours), *extra, *cells(hf), speedup, attention, bound])
+
+
+def speedup_bound(hf_ttft: float, ours_attention: float, hf_attention: float) -> float:
+    """The largest prefill speed-up over transformers that any engine calling the same attention kernel
+    could reach: transformers' whole prefill time over the faster of the two attention times."""
+    return hf_ttft / min(ours_attention, hf_attention)
 
 
 def header(cuda: bool) -> str:
@@ -426,7 +446,7 @@ def header(cuda: bool) -> str:
         ["TFLOP/s (of matmul peak)"] if cuda else []
     )
     hf = ["HF prefill tok/s", "TTFT s", "peak MiB (+request)", "decode tok/s"]
-    return " | ".join(["tokens", *ours, *hf, "speedup"])
+    return " | ".join(["tokens", *ours, *hf, "speedup", "attention s (ours / HF)", "speedup bound"])
 
 
 def run_benchmark(args: argparse.Namespace) -> dict:

@@ -96,11 +96,13 @@ def test_bench_runs_ours_and_transformers_side_by_side(capsys, ckpt, tmp_path):
     assert code == 0
     lines = out.splitlines()
     assert lines[1].startswith("tokens | ours prefill tok/s")
-    assert lines[2].strip().startswith("48 |") and lines[2].endswith("x")  # speedup when both ran
+    assert lines[1].endswith("speedup | attention s (ours / HF) | speedup bound")
+    assert lines[2].strip().startswith("48 |") and lines[2].endswith("x")  # speedup and bound when both ran
     (row,) = json.loads(out_json.read_text())["rows"]
     for r in (row["ours"], row["hf"]):
         assert r["prefill_tok_s"] > 0 and r["decode_tok_s"] > 0 and r["peak_bytes"] > 50 << 20
         assert 0 <= r["request_bytes"] < r["peak_bytes"]
+        assert 0 < r["attention_s"] < r["ttft_s"] * 5  # one extra prefill, timed inside attention only
     assert row["ours"]["kernels"] in ("auto (chunked)", "chunked")
 
 
@@ -112,10 +114,12 @@ def test_bench_rows_show_skipped_and_failed_runs():
         "request_bytes": 9 << 20,
         "decode_tok_s": 50.0,
     }
-    assert _row(4096, ours, None, cuda=False).endswith("(skipped) |  |  |  | -")
+    assert _row(4096, ours, None, cuda=False).endswith("(skipped) |  |  |  | - | - | -")
     assert "did not finish in 60 s" in _row(4096, ours, {"error": "did not finish in 60 s"}, cuda=False)
     hf = {**ours, "prefill_tok_s": 100.0}
-    assert _row(4096, ours, hf, cuda=False).endswith("10.0x")
+    assert _row(4096, ours, hf, cuda=False).endswith("10.0x | - | -")  # no attention times: no bound
+    timed = _row(4096, {**ours, "attention_s": 0.2}, {**hf, "ttft_s": 5.0, "attention_s": 0.25}, cuda=False)
+    assert timed.endswith("10.0x | 0.20 / 0.25 | 25.0x")  # 5 s over the faster attention, 0.2 s
     assert " 300 (+9) " in _row(4096, ours, hf, cuda=False)
 
 
