@@ -6,10 +6,11 @@ a few even when none of them is about the question, so long records crowd every 
 (on the bundled set the two longest histories were in the dense top six of unrelated reference questions).
 
 The correction puts each score on the question's own scale and subtracts what chance alone would give:
-for n similarities with standard deviation sd, the expected maximum exceeds the mean by about
-sd * sqrt(2 ln n) (the extreme value of n roughly normal draws). So
+for n roughly normal similarities, the expected maximum exceeds their mean by E_n standard deviations,
+with E_n = Phi^-1((n - 0.375) / (n + 0.25)) (Blom's approximation of the largest normal order statistic;
+it grows like sqrt(2 ln n) but, unlike that asymptote, is accurate at small n). So
 
-    corrected(d) = (score(d) - mean) / sd - sqrt(2 ln n_d)
+    corrected(d) = (score(d) - mean) / sd - E_{n_d}
 
 where mean and sd are the question's similarities to an even sample of the collection's chunks
 (``SAMPLE`` vectors, read once per store generation). Nothing here is fitted to a question set.
@@ -17,8 +18,8 @@ where mean and sd are the question's similarities to an even sample of the colle
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
+from statistics import NormalDist
 
 import numpy as np
 
@@ -28,8 +29,8 @@ SAMPLE = 4096  # chunk vectors for the question's mean and sd: ~1.5 MB for MiniL
 
 
 def expected_max(n: int) -> float:
-    """How far, in standard deviations, the best of ``n`` similar draws is expected above their mean."""
-    return math.sqrt(2.0 * math.log(n)) if n > 1 else 0.0
+    """How far, in standard deviations, the best of ``n`` normal draws is expected above their mean."""
+    return NormalDist().inv_cdf((n - 0.375) / (n + 0.25)) if n > 1 else 0.0
 
 
 class Scale:

@@ -13,8 +13,9 @@ document with one strong hit. Negative scores (cosine) add no bonus.
 Fusion (``zfuse``, the default) sums standardized scores: each ranker's document scores become z-scores
 over every document it could have returned, and a document's fused score is the sum of its z-scores
 (CombSUM, Fox & Shaw 1994, over z-score normalized scores, Montague & Aslam 2001). A document a ranker
-did not list takes that ranker's ``floor``: the lowest score it listed (a truncated list says no more than
-that), or 0 for the fields ranker, which lists every document it matches at all. Standardizing keeps what
+did not list takes that ranker's ``floor``: the lowest score it listed (a list cut at its depth says no more
+than that), or 0 when the ranker lists every document it matches at all (the fields ranker; BM25 when its
+list was not cut). Standardizing keeps what
 ranks throw away: how far a document stands out. BM25 on a rare allergen or drug name scores its few
 matching records far above the rest (large z); dense similarities across fifty similar histories are
 nearly flat, so even the top one stands out little. Reciprocal rank fusion (``rrf``, Cormack et al.,

@@ -232,3 +232,26 @@ def test_delete_collection_and_name_rules(tmp_path):
         CollectionStore.delete_collection(tmp_path, "gone")
     with pytest.raises(StoreError, match="invalid collection name"):
         _create(tmp_path, "bad name")
+
+
+def test_chunk_counts_and_an_even_vector_sample(tmp_path):
+    store = _create(tmp_path)
+    store.write([_doc("A", "alpha " * 30, seed=1, n_chunks=6), _doc("B", "beta " * 40, seed=2, n_chunks=2)])
+    assert store.chunk_counts() == {"A": 6, "B": 2}
+    every = store.sample_vectors(100)
+    assert every.shape == (8, DIM) and np.allclose(np.linalg.norm(every, axis=1), 1.0, atol=1e-5)
+    some = store.sample_vectors(3)
+    assert some.shape[0] == 3 and np.array_equal(some, store.sample_vectors(3))  # deterministic
+    store.close()
+
+
+def test_a_collection_made_before_chunk_context_reads_as_none(tmp_path):
+    import json
+
+    store = _create(tmp_path)
+    assert store.info.chunking.context == "headings"
+    old = {"max_tokens": 200, "overlap_tokens": 32, "overlap_sentences": 2}  # no "context" key yet
+    store.conn.execute("UPDATE meta SET value=? WHERE key='chunking'", (json.dumps(old),))
+    store.conn.commit()
+    store.close()
+    assert CollectionStore.open(tmp_path, "c").info.chunking.context == "none"
