@@ -215,8 +215,8 @@ def cmd_stats(args) -> int:
               f"{tokens} tokens{' (approximate)' if info.tokens_approximate else ''}, "
               f"{size / 1e6:.1f} MB on disk")
         print(f"  embed model {info.embed_model} (dim {info.dim}); tokenizer {info.tokenizer}; "
-              f"index {info.index_kind}; chunks of <= {info.chunking.max_tokens} tokens; "
-              f"generation {info.generation}")
+              f"index {info.index_kind}; chunks of <= {info.chunking.max_tokens} tokens, "
+              f"embedded with context {info.chunking.context!r}; generation {info.generation}")
         for run in runs:
             s = run["summary"] or {}
             print(f"  run {run['run_id']}: {run['status']}, {s.get('added', 0)} added, "
