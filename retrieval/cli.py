@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--questions", type=Path, default=Path("data/samples/questions.jsonl"))
     e.add_argument("--limit", type=int, help="only the first N questions")
     e.add_argument("--json", type=Path, metavar="FILE", help="also write the full report as JSON")
+    e.add_argument("--runs", default=None, metavar="LABELS",
+                   help="comma-separated columns (default dense,bm25,hybrid,hybrid-rrf; also dense-raw, "
+                        "hybrid-raw: without the dense length correction)")
 
     b = sub.add_parser("bench", help="query latency at 10K/100K/1M chunks, exact vs approximate index")
     _common(b)
@@ -118,13 +121,18 @@ def cmd_search(args) -> int:
 def cmd_eval(args) -> int:
     from ingest.embed import Embedder
     from ingest.store import CollectionStore
-    from retrieval.evaluate import evaluate, format_by_type, format_table, load_questions
+    from retrieval.evaluate import DEFAULT_RUNS, RUNS, evaluate, format_by_type, format_table, load_questions
 
+    runs = tuple(r.strip() for r in args.runs.split(",") if r.strip()) if args.runs else DEFAULT_RUNS
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown:
+        print(f"unknown --runs {', '.join(unknown)}; choose from {', '.join(RUNS)}", file=sys.stderr)
+        return EXIT_USAGE
     questions = load_questions(args.questions)[: args.limit]
     store = CollectionStore.open(args.data_dir, args.collection)
     embedder = Embedder(args.embed_model or store.info.embed_model)
     counter = _counter(args.tokenizer)
-    report = evaluate(store, embedder, questions, count_tokens=counter.count)
+    report = evaluate(store, embedder, questions, count_tokens=counter.count, modes=runs)
     report["tokenizer"] = counter.name
     print(f"collection {report['collection']}: {report['n_documents']:,} documents, {report['n_chunks']:,} "
           f"chunks; {report['n_questions']} questions; tokens counted with {counter.name}")

@@ -37,10 +37,12 @@ log = logging.getLogger(__name__)
 BUDGETS = (32_768, 65_536, 131_072)
 RANK_KS = (1, 3, 5)
 SEARCH_K = 30  # documents retrieved per question: enough to fill a 128K budget with the sample corpus
-# Columns of the evaluation: label -> (retriever mode, fusion). "hybrid" is what the product runs;
-# "hybrid-rrf" is the same rankers fused by reciprocal rank, for comparison.
-RUNS = {"dense": ("dense", "zscore"), "bm25": ("bm25", "zscore"), "hybrid": ("hybrid", "zscore"),
-        "hybrid-rrf": ("hybrid", "rrf")}
+# Columns of the evaluation: label -> (retriever mode, fusion, dense length correction). "hybrid" is what
+# the product runs; the others isolate one choice each, for comparison ("-raw": no length correction).
+RUNS = {"dense": ("dense", "zscore", True), "bm25": ("bm25", "zscore", True),
+        "hybrid": ("hybrid", "zscore", True), "hybrid-rrf": ("hybrid", "rrf", True),
+        "dense-raw": ("dense", "zscore", False), "hybrid-raw": ("hybrid", "zscore", False)}
+DEFAULT_RUNS = ("dense", "bm25", "hybrid", "hybrid-rrf")
 
 
 @dataclass(frozen=True)
@@ -141,15 +143,16 @@ def evaluate_mode(retriever: Retriever, questions: Sequence[Question], budgets: 
 
 
 def evaluate(store, embedder, questions: Sequence[Question], *, count_tokens: Callable[[str], int],
-             modes: Sequence[str] = tuple(RUNS), budgets: Sequence[int] = BUDGETS, k: int = SEARCH_K) -> dict:
+             modes: Sequence[str] = DEFAULT_RUNS, budgets: Sequence[int] = BUDGETS,
+             k: int = SEARCH_K) -> dict:
     """Every run (``RUNS`` labels) over the same questions; {"modes": {label: metrics}, ...} (JSON-ready)."""
     counted = CachedCounter(count_tokens)  # whole documents recur across modes and budgets
     lexical = LexicalCache()  # one BM25 build shared by the bm25 and hybrid retrievers
     results = {}
     for label in modes:
-        mode, fusion = RUNS[label]
+        mode, fusion, length_correction = RUNS[label]
         retriever = Retriever(store, embedder if mode != "bm25" else None, mode, lexical_cache=lexical,
-                              config=RetrieverConfig(fusion=fusion))
+                              config=RetrieverConfig(fusion=fusion, length_correction=length_correction))
         began = time.perf_counter()
         results[label] = evaluate_mode(retriever, questions, budgets, counted, k)
         log.info("evaluated %s on %d questions in %.1fs", label, len(questions), time.perf_counter() - began)

@@ -57,3 +57,15 @@ def test_eval_prints_side_by_side_table_and_writes_json(clinic, tmp_path, capsys
     assert "dense" in out and "bm25" in out and "hybrid" in out and "packed@128K" in out
     report = json.loads(out_json.read_text())
     assert report["n_questions"] == 4 and report["modes"]["hybrid"]["overall"]["packed@128K"] == 1.0
+
+
+def test_eval_runs_the_columns_asked_for_and_refuses_unknown_ones(clinic, tmp_path, capsys):
+    data_dir, name = clinic
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps(q) for q in QUESTIONS))
+    common = ["eval", "-c", name, "--data-dir", str(data_dir), "--questions", str(questions), *APPROX]
+    assert main([*common, "--runs", "dense,dense-raw"]) == 0
+    header = capsys.readouterr().out.splitlines()[1].split()
+    assert header == ["metric", "dense", "dense-raw"]
+    assert main([*common, "--runs", "dense,sparkle"]) == 2
+    assert "unknown --runs sparkle" in capsys.readouterr().err
