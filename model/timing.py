@@ -22,6 +22,8 @@ def seconds_inside(model: nn.Module, class_names: tuple[str, ...], run: Callable
     """Wall seconds that one call of ``run`` spends inside modules whose class is named in
     ``class_names`` (outermost only, so a matched module inside a matched module counts once)."""
     modules = [m for m in model.modules() if type(m).__name__ in class_names]
+    if not modules:
+        raise ValueError(f"no module of class {', '.join(class_names)} in {type(model).__name__}")
     total = 0.0
     depth = 0
     started = 0.0
@@ -47,6 +49,4 @@ def seconds_inside(model: nn.Module, class_names: tuple[str, ...], run: Callable
     finally:
         for h in handles:
             h.remove()
-    if not modules:
-        raise ValueError(f"no module of class {', '.join(class_names)} in {type(model).__name__}")
     return total

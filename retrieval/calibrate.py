@@ -1,6 +1,7 @@
 """Dense document scores, corrected for the number of chunks a document has (the best-of-n bias).
 
-A document's dense score is its best chunk's similarity (``fusion.aggregate``). A 400K-character history
+A document's dense score is its best chunk's similarity plus a small bonus for further hits
+(``fusion.aggregate``: at most 0.2 of the best score). A 400K-character history
 has a thousand chunks, a drug monograph a handful; the best of a thousand draws sits far above the best of
 a few even when none of them is about the question, so long records crowd every question's top ranks
 (on the bundled set the two longest histories were in the dense top six of unrelated reference questions).
@@ -11,6 +12,11 @@ with E_n = Phi^-1((n - 0.375) / (n + 0.25)) (Blom's approximation of the largest
 it grows like sqrt(2 ln n) but, unlike that asymptote, is accurate at small n). So
 
     corrected(d) = (score(d) - mean) / sd - E_{n_d}
+
+The correction is applied to the aggregated score, bonus included. The bonus also favours documents
+with many hits, so a long record keeps a little of its advantage; that is deliberate (several matching
+passages are evidence too), but it means the correction removes the best-of-n gain of the best chunk
+only, not every advantage of length.
 
 where mean and sd are the question's similarities to an even sample of the collection's chunks
 (``SAMPLE`` vectors, read once per store generation). Nothing here is fitted to a question set.

@@ -131,7 +131,8 @@ class Retriever:
             rankings.append(Ranking(aggregate(hits, "bm25"), floor=0.0 if len(hits) < depth else None))
             named = self._field_index().search(question, k, allowed)
             if named:  # the question names a document's subject (a patient, a drug monograph)
-                rankings.append(Ranking(named, floor=0.0))  # it lists every document it matches
+                # It lists every document it matches, unless it stopped at k.
+                rankings.append(Ranking(named, floor=0.0 if len(named) < k else None))
         if len(rankings) == 1:
             return list(rankings[0].candidates)
         if self.config.fusion == "rrf":

@@ -213,12 +213,14 @@ class CollectionStore:
         return dict(rows)
 
     def sample_vectors(self, n: int) -> np.ndarray:
-        """Up to ``n`` stored chunk vectors spread evenly over the collection (deterministic), (m, dim)."""
-        step = max(1, int(self.info.n_chunks) // max(n, 1))
+        """Up to ``n`` stored chunk vectors spread evenly over the collection (deterministic), (m, dim):
+        every step-th chunk in id order, whatever gaps re-ingests left in the ids."""
+        n = max(int(n), 1)
+        step = max(1, -(-int(self.info.n_chunks) // n))  # ceil: the sample spans the whole collection
         rows = self.conn.execute(
-            "SELECT vector FROM chunks WHERE chunk_id % ? = 0 AND length(vector) = ? "
-            "ORDER BY chunk_id LIMIT ?",
-            (step, 4 * int(self.info.dim), n),
+            "SELECT vector FROM (SELECT vector, ROW_NUMBER() OVER (ORDER BY chunk_id) - 1 AS row FROM chunks "
+            "WHERE length(vector) = ?) WHERE row % ? = 0 LIMIT ?",
+            (4 * int(self.info.dim), step, n),
         ).fetchall()
         if not rows:
             return np.zeros((0, int(self.info.dim)), dtype=np.float32)

@@ -236,12 +236,14 @@ def test_delete_collection_and_name_rules(tmp_path):
 
 def test_chunk_counts_and_an_even_vector_sample(tmp_path):
     store = _create(tmp_path)
-    store.write([_doc("A", "alpha " * 30, seed=1, n_chunks=6), _doc("B", "beta " * 40, seed=2, n_chunks=2)])
+    a, b = _doc("A", "alpha " * 30, seed=1, n_chunks=6), _doc("B", "beta " * 40, seed=2, n_chunks=2)
+    store.write([a, b])
     assert store.chunk_counts() == {"A": 6, "B": 2}
     every = store.sample_vectors(100)
     assert every.shape == (8, DIM) and np.allclose(np.linalg.norm(every, axis=1), 1.0, atol=1e-5)
-    some = store.sample_vectors(3)
-    assert some.shape[0] == 3 and np.array_equal(some, store.sample_vectors(3))  # deterministic
+    some = store.sample_vectors(5)  # every 2nd chunk: it reaches the last document, not the first 5 chunks
+    assert some.shape[0] == 4 and np.array_equal(some, store.sample_vectors(5))  # deterministic
+    assert any(np.allclose(v, w, atol=1e-6) for v in some for w in b.vectors)
     store.close()
 
 
