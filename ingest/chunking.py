@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .context import CONTEXT_MODES
+
 TokenStarts = Callable[[str], np.ndarray]
 
 # A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by spaces, or at any line
@@ -41,8 +43,8 @@ class ChunkConfig:
             raise ValueError(f"max_tokens must be at least 8, got {self.max_tokens}")
         if not 0 <= self.overlap_tokens < self.max_tokens:
             raise ValueError("overlap_tokens must be in [0, max_tokens)")
-        if self.context not in ("none", "title", "headings"):
-            raise ValueError(f"context must be none, title or headings, got {self.context!r}")
+        if self.context not in CONTEXT_MODES:
+            raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}, got {self.context!r}")
 
 
 def word_starts(text: str) -> np.ndarray:

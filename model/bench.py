@@ -158,18 +158,22 @@ def _run_ours(spec: dict, engine=None) -> dict:
             token = engine.decode_step(token, cache, n + i).argmax(-1)
 
     _, decode_s = _best_of(rep, dev, decode)
-    peak = _peak_bytes(dev)  # before the extra pass below, which is not part of the request
-    attention = seconds_inside(engine.model, ATTENTION_CLASSES,
-                               lambda: engine.prefill(ids, cache, spec["chunk"]), lambda: _sync(dev))
     return {
         **_timings(n, n_decode, ttft, decode_s),
-        "attention_s": attention,
-        "peak_bytes_run": peak,
+        **_attention_pass(engine.model, lambda: engine.prefill(ids, cache, spec["chunk"]), dev),
         "before_bytes": before,
         "kernels": _kernel_name(engine, dev),
         **_model_facts(engine.model),
         "config": engine.config,
     }
+
+
+def _attention_pass(model: nn.Module, prefill, device: str) -> dict:
+    """The request's peak memory, read now, then one more ``prefill`` timed inside the attention mixers
+    (the pass is not part of the request, so the peak is read before it)."""
+    peak = _peak_bytes(device)
+    seconds = seconds_inside(model, ATTENTION_CLASSES, prefill, lambda: _sync(device))
+    return {"attention_s": seconds, "peak_bytes_run": peak}
 
 
 def _model_facts(model: nn.Module) -> dict:
@@ -294,12 +298,9 @@ def _run_hf(spec: dict, model=None, config: JambaConfig | None = None) -> dict:
             cache = getattr(step, kw)
 
     _, decode_s = _best_of(rep, dev, decode)
-    peak = _peak_bytes(dev)  # before the extra pass below, which is not part of the request
-    attention = seconds_inside(model, ATTENTION_CLASSES,
-                               lambda: model(ids, use_cache=True, logits_to_keep=1), lambda: _sync(dev))
+    timed = _attention_pass(model, lambda: model(ids, use_cache=True, logits_to_keep=1), dev)
     attn = getattr(model.config, "_attn_implementation", None)
-    return {**_timings(n, n_decode, ttft, decode_s), "attention_s": attention, "peak_bytes_run": peak,
-            "before_bytes": before, "attention": attn,
+    return {**_timings(n, n_decode, ttft, decode_s), **timed, "before_bytes": before, "attention": attn,
             "transformers": _version("transformers"), **_model_facts(model), "config": config}
 
 

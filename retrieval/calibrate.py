@@ -13,13 +13,13 @@ it grows like sqrt(2 ln n) but, unlike that asymptote, is accurate at small n). 
 
     corrected(d) = (score(d) - mean) / sd - E_{n_d}
 
+where mean and sd are the question's similarities to an even sample of the collection's chunks
+(``SAMPLE`` vectors, read once per store generation). Nothing here is fitted to a question set.
+
 The correction is applied to the aggregated score, bonus included. The bonus also favours documents
 with many hits, so a long record keeps a little of its advantage; that is deliberate (several matching
 passages are evidence too), but it means the correction removes the best-of-n gain of the best chunk
 only, not every advantage of length.
-
-where mean and sd are the question's similarities to an even sample of the collection's chunks
-(``SAMPLE`` vectors, read once per store generation). Nothing here is fitted to a question set.
 """
 
 from __future__ import annotations

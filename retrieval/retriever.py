@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ingest.errors import DocumentNotFound, EmbeddingMismatch
 from retrieval import calibrate
@@ -31,6 +32,8 @@ from retrieval.rerank import PASSAGE_HITS, Reranker, passage
 from retrieval.types import ScoredDocument
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MODES = ("dense", "bm25", "hybrid")
 FUSIONS = ("zscore", "rrf")
@@ -67,8 +70,7 @@ class Retriever:
         self.reranker = reranker
         self.config = config
         self._lexical = lexical_cache or LexicalCache()
-        self._summaries: tuple[int, dict, FieldIndex] | None = None
-        self._scale: tuple[int, calibrate.Scale, dict[str, int]] | None = None
+        self._derived: dict[str, tuple[int, object]] = {}  # name -> (store generation, value)
 
     @classmethod
     def open(cls, data_dir: str | Path, collection: str, *, embed_model: str | None = None,
@@ -148,25 +150,27 @@ class Retriever:
         log.info("filters (%s) allow %d of %d documents", filters.describe(), len(allowed), len(summaries))
         return allowed
 
-    def _summary_map(self) -> dict:
-        """Document summaries (no text) by id, cached for the store's current generation."""
+    def _per_generation(self, name: str, build: Callable[[], T]) -> T:
+        """``build()``, kept until the store's generation moves on (a commit changed the collection)."""
         generation = self.store.info.generation
-        if self._summaries is None or self._summaries[0] != generation:
-            summaries = {s.doc_id: s for s in self.store.list_documents()}
-            self._summaries = (generation, summaries, FieldIndex(summaries.values()))
-        return self._summaries[1]
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != generation:
+            cached = self._derived[name] = (generation, build())
+        return cached[1]
 
-    def _dense_scale(self) -> tuple[calibrate.Scale, dict[str, int]]:
-        """The sample for similarity moments and each document's chunk count, per store generation."""
-        generation = self.store.info.generation
-        if self._scale is None or self._scale[0] != generation:
-            scale = calibrate.Scale(self.store.sample_vectors(calibrate.SAMPLE))
-            self._scale = (generation, scale, self.store.chunk_counts())
-        return self._scale[1], self._scale[2]
+    def _summary_map(self) -> dict:
+        """Document summaries (no text) by id."""
+        return self._per_generation("summaries", lambda: {s.doc_id: s for s in self.store.list_documents()})
 
     def _field_index(self) -> FieldIndex:
-        self._summary_map()
-        return self._summaries[2]
+        return self._per_generation("fields", lambda: FieldIndex(self._summary_map().values()))
+
+    def _dense_scale(self) -> tuple[calibrate.Scale, dict[str, int]]:
+        """The sample for similarity moments, and each document's chunk count."""
+        def build():
+            return calibrate.Scale(self.store.sample_vectors(calibrate.SAMPLE)), self.store.chunk_counts()
+
+        return self._per_generation("scale", build)
 
     def _selected(self, question: str, named: list[str], candidates: list[Candidate]) -> list[ScoredDocument]:
         """Named documents in the caller's order, with their retrieval hits (to guide any reduction)."""

@@ -26,7 +26,7 @@ from ..errors import CollectionNotFound, DocumentNotFound, StoreError
 from ..types import Chunk, Document
 from . import schema, vectors
 from .records import CollectionInfo, CollectionSettings, DocumentSummary, DocumentWrite
-from .sync import sync
+from .sync import sync, vector_page
 
 log = logging.getLogger(__name__)
 
@@ -218,13 +218,12 @@ class CollectionStore:
         n = max(int(n), 1)
         step = max(1, -(-int(self.info.n_chunks) // n))  # ceil: the sample spans the whole collection
         rows = self.conn.execute(
-            "SELECT vector FROM (SELECT vector, ROW_NUMBER() OVER (ORDER BY chunk_id) - 1 AS row FROM chunks "
-            "WHERE length(vector) = ?) WHERE row % ? = 0 LIMIT ?",
+            "SELECT chunk_id, vector FROM (SELECT chunk_id, vector, "
+            "ROW_NUMBER() OVER (ORDER BY chunk_id) - 1 AS row FROM chunks WHERE length(vector) = ?) "
+            "WHERE row % ? = 0 LIMIT ?",
             (4 * int(self.info.dim), step, n),
         ).fetchall()
-        if not rows:
-            return np.zeros((0, int(self.info.dim)), dtype=np.float32)
-        return np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        return vector_page(rows, int(self.info.dim))[1]
 
     def _doc_text(self, doc_id: str) -> str:
         # Chunks of one document are contiguous in id order, so a one-entry cache fetches each text once.

@@ -52,7 +52,7 @@ def iter_vectors(conn: sqlite3.Connection, dim: int, ids: np.ndarray | None = No
             if not rows:
                 return
             last = rows[-1][0]
-            yield _page(rows, dim)
+            yield vector_page(rows, dim)
         return
     for lo in range(0, len(ids), _SQL_VARS):
         part = [int(i) for i in ids[lo : lo + _SQL_VARS]]
@@ -61,10 +61,11 @@ def iter_vectors(conn: sqlite3.Connection, dim: int, ids: np.ndarray | None = No
             f"SELECT chunk_id, vector FROM chunks WHERE chunk_id IN ({marks}) AND length(vector) = ?",
             [*part, 4 * dim],
         )
-        yield _page(rows.fetchall(), dim)
+        yield vector_page(rows.fetchall(), dim)
 
 
-def _page(rows, dim: int) -> tuple[np.ndarray, np.ndarray]:
+def vector_page(rows, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(chunk ids, vectors) from rows of (chunk_id, vector blob)."""
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
     return ids, vecs
